@@ -1,0 +1,580 @@
+"""Tests for jaxloss.metrics against independent NumPy float64 references.
+
+The references below are written from scikit-learn's definitions (scikit-learn is not a dependency):
+ROC AUC as the Mann-Whitney pair count with ties worth 1/2, average precision as scikit-learn's
+step sum over distinct thresholds, precision/recall/F over ``unique_labels(y_true, y_pred)``, R^2
+with ``force_finite=True``. Masks are checked by equality with slicing, as the losses are.
+Shapes are reused across tests to keep the number of compilations (and the runtime) small.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jaxloss import metrics
+
+N, K = 96, 4  # samples per data set, classes
+
+
+# --------------------------------------------------------------------------------------------------
+# NumPy references (float64)
+# --------------------------------------------------------------------------------------------------
+
+
+def ref_auc(s, y, w):
+    pos = y == 1
+    sp, sn, wp, wn = s[pos], s[~pos], w[pos], w[~pos]
+    wins = (sp[:, None] > sn[None, :]) + 0.5 * (sp[:, None] == sn[None, :])
+    return float((wp[:, None] * wn[None, :] * wins).sum() / (wp.sum() * wn.sum()))
+
+
+def ref_average_precision(s, y, w):
+    order = np.argsort(-s, kind="mergesort")
+    s, y, w = s[order], y[order], w[order]
+    last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]  # last index of each distinct threshold
+    tps = np.cumsum(y * w)[last]
+    fps = np.cumsum((1 - y) * w)[last]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tps + fps > 0, tps / (tps + fps), 0.0)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def ref_confusion(pred, true, k, w):
+    cm = np.zeros((k, k))
+    for p, t, wi in zip(pred, true, w):
+        cm[t, p] += wi
+    return cm
+
+
+def ref_prf(pred, true, k, w, average, which, beta=1.0):
+    cm = ref_confusion(pred, true, k, w)
+    tp, pred_sum, true_sum = np.diag(cm), cm.sum(0), cm.sum(1)
+    labels = np.union1d(pred, true) if average != "binary" else np.array([1])
+    if average is None:
+        labels = np.arange(k)
+    tp, pred_sum, true_sum = tp[labels], pred_sum[labels], true_sum[labels]
+    if average == "micro":
+        tp, pred_sum, true_sum = tp.sum(), pred_sum.sum(), true_sum.sum()
+
+    def div(a, b):
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        return np.where(b != 0, a / np.where(b != 0, b, 1), 0.0)
+
+    b2 = beta**2
+    score = {
+        "precision": div(tp, pred_sum),
+        "recall": div(tp, true_sum),
+        "f": div((1 + b2) * tp, b2 * true_sum + pred_sum),
+    }[which]
+    if average == "macro":
+        return float(score.mean()) if len(labels) else 0.0
+    if average == "weighted":
+        return float(div((score * true_sum).sum(), true_sum.sum()))
+    return score if average is None else float(np.sum(score))
+
+
+def ref_log_loss(p, y, w, eps):
+    if p.ndim == y.ndim + 1:
+        p = np.clip(p, eps, 1 - eps)
+        losses = -np.log(p[np.arange(len(y)), y])
+    else:
+        p = np.clip(p, eps, 1 - eps)
+        losses = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    return float(np.sum(w * losses) / np.sum(w))
+
+
+def ref_r2(p, y, w):
+    if len(y) < 2:
+        return np.nan
+    mean = np.sum(w * y) / np.sum(w)
+    ss_tot = np.sum(w * (y - mean) ** 2)
+    ss_res = np.sum(w * (y - p) ** 2)
+    if ss_tot == 0:
+        return 1.0 if ss_res == 0 else 0.0
+    return float(1 - ss_res / ss_tot)
+
+
+def ref_ece(conf, correct, w, num_bins):
+    edges = np.linspace(0.0, 1.0, num_bins + 1)[1:-1].astype(conf.dtype)
+    bins = np.searchsorted(edges, conf)  # (lo, hi] bins, as sklearn's calibration_curve
+    total = 0.0
+    for b in range(num_bins):
+        m = bins == b
+        if w[m].sum() > 0:
+            acc = np.sum(w[m] * correct[m]) / w[m].sum()
+            avg_conf = np.sum(w[m] * conf[m].astype(np.float64)) / w[m].sum()
+            total += w[m].sum() * abs(acc - avg_conf)
+    return total / w.sum()
+
+
+# --------------------------------------------------------------------------------------------------
+# Data: ties, weights and masks everywhere
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(1234)
+    probs = rng.dirichlet(np.ones(K), size=N)
+    d = {
+        "scores": rng.integers(0, 4, size=(N, K)).astype(np.float64),  # many argmax ties
+        "probs": probs,
+        "labels": rng.integers(0, K, size=N),
+        "bscores": rng.integers(0, 9, size=N) / 8.0,  # binary probabilities with many ties
+        "blabels": (rng.random(N) < 0.4).astype(np.int64),
+        "reg_pred": rng.normal(size=N),
+        "reg_true": rng.normal(size=N) * 2 + 1,
+        "weights": rng.uniform(0.1, 2.0, size=N),
+        "mask": rng.random(N) > 0.3,
+    }
+    d["labels"][d["labels"] == 3] = 2  # class 3 never a target...
+    d["scores"][:, 3] = -1.0  # ...nor predicted: it must not count in macro averages
+    return d
+
+
+def _sliced(d, *keys):
+    m = d["mask"]
+    return [d[k][m] for k in keys]
+
+
+def close(a, b, tol=1e-9):
+    np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=tol, atol=tol)
+
+
+# --------------------------------------------------------------------------------------------------
+# One-shot values against the references
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("top_k", [1, 2])
+def test_accuracy_reference(data, top_k, weighted):
+    s, y, w = data["scores"], data["labels"], data["weights"] if weighted else np.ones(N)
+    ranks = np.argsort(-s, axis=1, kind="stable")[:, :top_k]  # ties to the lower class index
+    expected = np.sum(w * (ranks == y[:, None]).any(1)) / w.sum()
+    got = metrics.accuracy(s, y, top_k=top_k, weights=w if weighted else None)
+    close(got, expected)
+    if top_k == 1:
+        close(got, np.sum(w * (s.argmax(1) == y)) / w.sum())
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_binary_accuracy_reference(data, from_logits):
+    p, y, w = data["bscores"], data["blabels"], data["weights"]
+    x = np.log(p + 1e-3) - np.log1p(-p + 1e-3) if from_logits else p
+    expected = np.sum(w * ((p > 0.5) == y)) / w.sum()
+    close(metrics.binary_accuracy(x, y, from_logits=from_logits, weights=w), expected)
+
+
+def test_confusion_matrix_reference(data):
+    s, y, w = data["scores"], data["labels"], data["weights"]
+    cm = metrics.confusion_matrix(s, y)
+    assert cm.dtype == jnp.int32 and cm.shape == (K, K)
+    np.testing.assert_array_equal(cm, ref_confusion(s.argmax(1), y, K, np.ones(N)))
+    close(metrics.confusion_matrix(s, y, weights=w), ref_confusion(s.argmax(1), y, K, w))
+    # integer label predictions need num_classes; binary scores are thresholded
+    np.testing.assert_array_equal(
+        metrics.confusion_matrix(s.argmax(1), y, num_classes=K), ref_confusion(s.argmax(1), y, K, np.ones(N))
+    )
+    p, t = data["bscores"], data["blabels"]
+    np.testing.assert_array_equal(metrics.confusion_matrix(p, t), ref_confusion((p > 0.5).astype(int), t, 2, np.ones(N)))
+
+
+PRF = [("precision", metrics.precision, {}), ("recall", metrics.recall, {}), ("f", metrics.f1_score, {}),
+       ("f", functools.partial(metrics.fbeta_score, beta=2.0), {"beta": 2.0})]
+
+
+@pytest.mark.parametrize("average", ["micro", "macro", "weighted", None])
+@pytest.mark.parametrize("which,fn,kw", PRF, ids=["precision", "recall", "f1", "f2"])
+def test_prf_multiclass_reference(data, which, fn, kw, average):
+    s, y, w, m = data["scores"], data["labels"], data["weights"], data["mask"]
+    pred = s.argmax(1)
+    close(fn(s, y, average=average, weights=w), ref_prf(pred, y, K, w, average, which, **kw))
+    # where= is the same as dropping the entries (also for which classes are "present")
+    expected = ref_prf(pred[m], y[m], K, w[m], average, which, **kw)
+    close(fn(s, y, average=average, weights=w, where=m), expected)
+
+
+@pytest.mark.parametrize("average", ["binary", "micro", "macro", "weighted"])
+@pytest.mark.parametrize("which,fn,kw", PRF, ids=["precision", "recall", "f1", "f2"])
+def test_prf_binary_reference(data, which, fn, kw, average):
+    p, y, w = data["bscores"], data["blabels"], data["weights"]
+    pred = (p > 0.5).astype(int)
+    close(fn(p, y, average=average, weights=w), ref_prf(pred, y, 2, w, average, which, **kw))
+
+
+def test_prf_zero_division_is_zero():
+    y = jnp.array([0, 0, 0, 0])
+    p = jnp.array([0.1, 0.2, 0.3, 0.4])  # no predicted and no true positives
+    for fn in (metrics.precision, metrics.recall, metrics.f1_score):
+        assert float(fn(p, y)) == 0.0
+    # a class present only in zero-weight samples counts in the macro mean (as scikit-learn)
+    scores = jnp.eye(3)[jnp.array([0, 1, 2])]
+    got = metrics.recall(scores, jnp.array([0, 1, 1]), average="macro", weights=jnp.array([1.0, 1.0, 0.0]))
+    close(got, ref_prf(np.array([0, 1, 2]), np.array([0, 1, 1]), 3, np.array([1.0, 1.0, 0.0]), "macro", "recall"))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ranking_reference(data, weighted):
+    s, y, m = data["bscores"], data["blabels"], data["mask"]
+    w = data["weights"] if weighted else np.ones(N)
+    kw = {"weights": w} if weighted else {}
+    close(metrics.roc_auc(s, y, **kw), ref_auc(s, y, w))
+    close(metrics.average_precision(s, y, **kw), ref_average_precision(s, y, w))
+    # masked == sliced, with garbage (NaN) in the dropped entries
+    s_nan = np.where(m, s, np.nan)
+    close(metrics.roc_auc(s_nan, y, where=m, **kw), ref_auc(s[m], y[m], w[m]))
+    close(metrics.average_precision(s_nan, y, where=m, **kw), ref_average_precision(s[m], y[m], w[m]))
+    # only the order matters for AUC: logits of the same probabilities give the same value
+    close(metrics.roc_auc(np.log(s + 1e-3) - np.log1p(-s + 1e-3), y, **kw), ref_auc(s, y, w))
+
+
+def test_ranking_one_class_is_nan():
+    s = jnp.array([0.2, 0.4, 0.9])
+    assert np.isnan(metrics.roc_auc(s, jnp.array([1, 1, 1])))
+    assert np.isnan(metrics.roc_auc(s, jnp.array([0, 0, 0])))
+    assert np.isnan(metrics.average_precision(s, jnp.array([0, 0, 0])))
+    assert float(metrics.average_precision(s, jnp.array([1, 1, 1]))) == 1.0
+    assert np.isnan(metrics.roc_auc(jnp.array([0.1, jnp.nan]), jnp.array([0, 1])))
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("multiclass", [False, True])
+def test_log_loss_reference(data, multiclass, from_logits):
+    w = data["weights"]
+    if multiclass:
+        p, y = data["probs"], data["labels"]
+        x = np.log(p) + 3.0 if from_logits else p  # softmax(log p + c) = p
+    else:
+        p, y = np.clip(data["bscores"], 0.01, 0.99), data["blabels"]
+        x = np.log(p) - np.log1p(-p) if from_logits else p
+    eps = np.finfo(np.float64).eps
+    close(metrics.log_loss(x, y, from_logits=from_logits, weights=w), ref_log_loss(p, y, w, eps), tol=1e-7)
+
+
+def test_log_loss_clips_like_sklearn():
+    p = jnp.array([0.0, 1.0], jnp.float32)
+    y = jnp.array([1, 1])
+    eps = np.finfo(np.float32).eps
+    close(metrics.log_loss(p, y), -np.log(eps) / 2, tol=1e-6)
+    assert np.isnan(metrics.log_loss(jnp.eye(3)[:2], jnp.array([0, 5])))  # bad class index -> NaN
+
+
+def test_regression_reference(data):
+    p, y, w, m = data["reg_pred"], data["reg_true"], data["weights"], data["mask"]
+    close(metrics.mean_squared_error(p, y, weights=w), np.sum(w * (p - y) ** 2) / w.sum())
+    close(metrics.root_mean_squared_error(p, y, weights=w), np.sqrt(np.sum(w * (p - y) ** 2) / w.sum()))
+    close(metrics.mean_absolute_error(p, y, weights=w), np.sum(w * np.abs(p - y)) / w.sum())
+    close(metrics.r2_score(p, y, weights=w), ref_r2(p, y, w))
+    close(metrics.r2_score(p, y, weights=w, where=m), ref_r2(p[m], y[m], w[m]))
+
+
+def test_r2_edge_cases():
+    y = jnp.array([2.0, 2.0, 2.0])
+    assert float(metrics.r2_score(y, y)) == 1.0  # constant target predicted exactly
+    assert float(metrics.r2_score(y + 1, y)) == 0.0  # constant target missed
+    assert np.isnan(metrics.r2_score(jnp.array([1.0]), jnp.array([2.0])))  # fewer than two samples
+    # the two-pass SS_tot does not cancel for targets far from zero (float32)
+    p32 = jnp.array([1e4 + 0.5, 1e4 + 1.5, 1e4 + 2.0, 1e4 + 3.5], jnp.float32)
+    y32 = jnp.array([1e4 + 0.0, 1e4 + 1.0, 1e4 + 2.0, 1e4 + 3.0], jnp.float32)
+    close(metrics.r2_score(p32, y32), ref_r2(np.asarray(p32, np.float64), np.asarray(y32, np.float64), np.ones(4)), tol=1e-5)
+
+
+@pytest.mark.parametrize("multiclass", [False, True])
+def test_ece_reference(data, multiclass):
+    w = data["weights"]
+    if multiclass:
+        p, y = data["probs"], data["labels"]
+        conf, correct = p.max(1), (p.argmax(1) == y).astype(float)
+    else:
+        p, y = data["bscores"], data["blabels"]
+        conf, correct = p, y.astype(float)
+    close(metrics.expected_calibration_error(p, y, num_bins=10, weights=w), ref_ece(conf, correct, w, 10))
+
+
+# --------------------------------------------------------------------------------------------------
+# Masks, empty input, jit == eager, dtypes
+# --------------------------------------------------------------------------------------------------
+
+BINARY = [metrics.binary_accuracy, metrics.precision, metrics.recall, metrics.f1_score, metrics.log_loss,
+          metrics.expected_calibration_error]
+MULTICLASS = [metrics.accuracy, functools.partial(metrics.f1_score, average="macro"), metrics.log_loss,
+              metrics.expected_calibration_error]
+REGRESSION = [metrics.mean_squared_error, metrics.root_mean_squared_error, metrics.mean_absolute_error]
+
+
+def _cases(data):
+    for fn in BINARY:
+        yield fn, data["bscores"], data["blabels"]
+    for fn in MULTICLASS:
+        yield fn, data["probs"], data["labels"]
+    for fn in REGRESSION + [metrics.r2_score]:
+        yield fn, data["reg_pred"], data["reg_true"]
+
+
+def test_where_equals_slicing_and_empty_is_zero(data):
+    m, w = data["mask"], data["weights"]
+    for fn, p, y in _cases(data):
+        nan_p = np.where(m.reshape(m.shape + (1,) * (p.ndim - 1)), p, np.nan)
+        close(fn(nan_p, y, weights=w, where=m), fn(p[m], y[m], weights=w[m]), tol=1e-12)
+        if fn is not metrics.r2_score:
+            assert float(fn(p, y, where=np.zeros(N, bool))) == 0.0, fn
+
+
+def test_jit_equals_eager(data):
+    w, m = data["weights"], data["mask"]
+    cases = list(_cases(data)) + [
+        (metrics.roc_auc, data["bscores"], data["blabels"]),
+        (metrics.average_precision, data["bscores"], data["blabels"]),
+        (functools.partial(metrics.accuracy, top_k=2), data["scores"], data["labels"]),
+        (metrics.confusion_matrix, data["scores"], data["labels"]),
+    ]
+    for fn, p, y in cases:
+        eager = fn(p, y, weights=w, where=m)
+        jitted = jax.jit(fn)(p, y, weights=w, where=m)
+        close(jitted, eager, tol=1e-12)
+
+
+def test_float32_inputs_stay_float32(data):
+    p = jnp.asarray(np.clip(data["bscores"], 0.01, 0.99), jnp.float32)  # away from the eps clip
+    y = jnp.asarray(data["blabels"])
+    for fn in (metrics.roc_auc, metrics.log_loss, metrics.binary_accuracy):
+        out = fn(p, y)
+        assert out.dtype == jnp.float32
+        close(out, fn(np.asarray(p, np.float64), y), tol=1e-5)
+
+
+def test_vmap_over_tasks(data):
+    s = jnp.stack([data["bscores"], 1 - data["bscores"]])
+    y = jnp.stack([data["blabels"], data["blabels"]])
+    out = jax.vmap(metrics.roc_auc)(s, y)
+    close(out[0], ref_auc(data["bscores"], data["blabels"], np.ones(N)))
+    close(out[0] + out[1], 1.0)
+
+
+def test_gradient_of_accuracy_is_zero(data):
+    # Why metrics are not trained on: accuracy is piecewise constant in the scores.
+    g = jax.grad(lambda s: metrics.accuracy(s, data["labels"]))(jnp.asarray(data["probs"]))
+    assert not np.any(np.asarray(g))
+
+
+# --------------------------------------------------------------------------------------------------
+# Streaming: update over batches + merge == one-shot; thresholded AUC within its bound
+# --------------------------------------------------------------------------------------------------
+
+STREAMING_CASES = [
+    # (name, options, one-shot equivalent, data kind)
+    ("accuracy", {}, metrics.accuracy, "multi"),
+    ("accuracy", {"top_k": 2}, functools.partial(metrics.accuracy, top_k=2), "multi"),
+    ("binary_accuracy", {}, metrics.binary_accuracy, "binary"),
+    ("precision", {}, metrics.precision, "binary"),
+    ("recall", {}, metrics.recall, "binary"),
+    ("f1", {}, metrics.f1_score, "binary"),
+    ("f1", {"num_classes": K}, functools.partial(metrics.f1_score, average="macro"), "multi"),
+    ("precision", {"num_classes": K, "average": "weighted"},
+     functools.partial(metrics.precision, average="weighted"), "multi"),
+    ("fbeta", {"beta": 0.5, "num_classes": K, "average": "micro"},
+     functools.partial(metrics.fbeta_score, beta=0.5, average="micro"), "multi"),
+    ("log_loss", {}, metrics.log_loss, "binary"),
+    ("log_loss", {}, metrics.log_loss, "multi"),
+    ("mse", {}, metrics.mean_squared_error, "reg"),
+    ("rmse", {}, metrics.root_mean_squared_error, "reg"),
+    ("mae", {}, metrics.mean_absolute_error, "reg"),
+    ("r2", {}, metrics.r2_score, "reg"),
+    ("ece", {"num_bins": 10}, functools.partial(metrics.expected_calibration_error, num_bins=10), "binary"),
+    ("ece", {}, metrics.expected_calibration_error, "multi"),
+]
+
+
+def _stream_data(data, kind):
+    return {
+        "multi": (data["probs"], data["labels"]),
+        "binary": (data["bscores"], data["blabels"]),
+        "reg": (data["reg_pred"], data["reg_true"]),
+    }[kind]
+
+
+@pytest.mark.parametrize("name,options,one_shot,kind", STREAMING_CASES,
+                         ids=[f"{c[0]}-{c[3]}-{i}" for i, c in enumerate(STREAMING_CASES)])
+def test_streaming_equals_one_shot(data, name, options, one_shot, kind):
+    m = metrics.get(name, **options)
+    p, y = _stream_data(data, kind)
+    w, mask = data["weights"], data["mask"]
+    batches = lambda a: a.reshape((3, N // 3) + a.shape[1:])  # noqa: E731
+
+    @jax.jit
+    def run(p, y, w, mask):
+        # what a training loop does: scan over batches (state as carry), then merge two shards
+        def step(state, batch):
+            return m.update(state, *batch[:2], weights=batch[2], where=batch[3]), None
+
+        first, _ = jax.lax.scan(step, m.init(), tuple(batches(a)[:2] for a in (p, y, w, mask)))
+        second = m.update(m.init(), *(batches(a)[2] for a in (p, y)), weights=batches(w)[2],
+                          where=batches(mask)[2])
+        return m.compute(m.merge(first, second)), m.compute(m.merge(second, first))
+
+    ab, ba = run(p, y, w, mask)
+    expected = one_shot(p, y, weights=w, where=mask)
+    close(ab, expected, tol=1e-10)
+    close(ba, expected, tol=1e-10)
+    assert m.name == {"roc_auc": "auc"}.get(name, name)
+    assert isinstance(m.greater_is_better, bool)
+
+
+def test_streaming_state_is_a_fixed_pytree(data):
+    m = metrics.get("f1", num_classes=K)
+    s0 = m.init()
+    s1 = m.update(s0, data["probs"][:5], data["labels"][:5])
+    assert jax.tree.structure(s0) == jax.tree.structure(s1)
+    assert [(a.shape, a.dtype) for a in jax.tree.leaves(s0)] == [(a.shape, a.dtype) for a in jax.tree.leaves(s1)]
+    # summing states across devices is merging them (every state but r2's is additive)
+    summed = jax.tree.map(jnp.add, s1, s1)
+    close(m.compute(summed), m.compute(m.merge(s1, s1)))
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_streaming_auc_within_bound(from_logits):
+    rng = np.random.default_rng(7)
+    n = 4000
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    logits = rng.normal(size=n) + 1.2 * y
+    w = rng.uniform(0.5, 1.5, size=n)
+    probs = 1 / (1 + np.exp(-logits))
+    m = metrics.auc_metric(num_thresholds=200, from_logits=from_logits)
+    state = m.update(m.init(), logits if from_logits else probs, y, weights=w)
+    exact = float(metrics.roc_auc(probs, y, weights=w))
+    approx, bound = float(m.compute(state)), float(metrics.auc_histogram_bound(state))
+    assert abs(approx - exact) <= bound + 1e-12
+    assert bound < 0.01  # well-spread probabilities and 200 bins: a useful bound
+    # the bound from the state equals half the same-bin pair fraction computed here
+    bins = np.clip(np.floor(probs * 200), 0, 199).astype(int)
+    same = sum(w[(y == 1) & (bins == b)].sum() * w[(y == 0) & (bins == b)].sum() for b in range(200))
+    close(bound, 0.5 * same / (w[y == 1].sum() * w[y == 0].sum()), tol=1e-6)
+
+
+def test_streaming_auc_is_exact_when_bins_separate_scores():
+    # every distinct score in its own bin: the histogram AUC equals the exact one (ties included)
+    s = jnp.array([0.05, 0.05, 0.15, 0.35, 0.35, 0.95])
+    y = jnp.array([0, 1, 0, 1, 0, 1])
+    m = metrics.auc_metric(num_thresholds=10)
+    state = m.update(m.init(), s, y)
+    close(m.compute(state), metrics.roc_auc(s, y))
+
+
+def test_get_names_and_errors():
+    for name, ctor in metrics.STREAMING.items():
+        m = metrics.get(name, from_logits=True)  # every constructor accepts from_logits
+        assert isinstance(m, metrics.Metric)
+        assert m.greater_is_better == (m.name not in {"log_loss", "mse", "rmse", "mae", "ece"})
+    assert metrics.get("ROC_AUC").name == "auc"
+    with pytest.raises(ValueError, match=r"History adds the 'val_' prefix itself: ask for 'auc'"):
+        metrics.get("val_auc")
+    with pytest.raises(ValueError, match=r"unknown metric 'bogus'.*accuracy"):
+        metrics.get("bogus")
+    with pytest.raises(ValueError, match=r"built for binary scores; build it with num_classes=4"):
+        m = metrics.get("f1")
+        m.update(m.init(), jnp.zeros((3, 4)), jnp.zeros(3, jnp.int32))
+    with pytest.raises(ValueError, match=r"average='binary' needs two classes"):
+        metrics.get("f1", num_classes=3, average="binary")
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors a person can act on
+# --------------------------------------------------------------------------------------------------
+
+
+def test_bad_input_messages():
+    s, y = jnp.zeros((5, 3)), jnp.zeros(5, jnp.int32)
+    with pytest.raises(ValueError, match=r"accuracy: `predictions` must be class scores of shape targets.shape \+ \(K,\) = \(4, K\), got predictions \(5, 4\) and targets \(4,\)"):
+        metrics.accuracy(jnp.zeros((5, 4)), jnp.zeros(4, jnp.int32))
+    with pytest.raises(TypeError, match=r"accuracy: `targets` must hold integer class indices, got dtype float"):
+        metrics.accuracy(s, jnp.zeros(5))
+    with pytest.raises(ValueError, match=r"accuracy: `top_k` must be in \[1, 3\], got 4"):
+        metrics.accuracy(s, y, top_k=4)
+    with pytest.raises(TypeError, match=r"accuracy: `top_k` must be a Python int.*static_argnames"):
+        jax.jit(metrics.accuracy)(s, y, top_k=2)
+    with pytest.raises(ValueError, match=r"roc_auc: `scores` shape \(5, 3\) does not match `targets` shape \(5,\)"):
+        metrics.roc_auc(s, y)
+    with pytest.raises(ValueError, match=r"binary_accuracy: `predictions` shape \(4,\) does not match `targets` shape \(5,\)"):
+        metrics.binary_accuracy(jnp.zeros(4), jnp.zeros(5))
+    with pytest.raises(ValueError, match=r"mean_absolute_error: `weights` of shape \(3,\) cannot be broadcast to the sample shape \(5,\)"):
+        metrics.mean_absolute_error(jnp.zeros(5), jnp.zeros(5), weights=jnp.ones(3))
+    with pytest.raises(TypeError, match=r"log_loss: `where` must be a boolean mask, got dtype int"):
+        metrics.log_loss(jnp.zeros(5), jnp.zeros(5), where=jnp.ones(5, jnp.int32))
+    with pytest.raises(ValueError, match=r"f1_score: average='binary' needs two classes but the input has 3"):
+        metrics.f1_score(s, y)
+    with pytest.raises(ValueError, match=r"precision: `average` must be one of"):
+        metrics.precision(s, y, average="samples")
+    with pytest.raises(ValueError, match=r"confusion_matrix: num_classes=4 but `predictions` has 3 class scores"):
+        metrics.confusion_matrix(s, y, num_classes=4)
+    with pytest.raises(TypeError, match=r"confusion_matrix: `targets` must hold integer"):
+        metrics.confusion_matrix(jnp.zeros(5, jnp.int32), jnp.zeros(5))
+
+
+# --------------------------------------------------------------------------------------------------
+# Agreement with the losses of the same name
+# --------------------------------------------------------------------------------------------------
+
+
+def test_metric_agrees_with_loss_of_same_name(data):
+    import jaxloss
+
+    w, m = data["weights"], data["mask"]
+    p, y = data["reg_pred"], data["reg_true"]
+    for name in ("mean_absolute_error", "mean_squared_error"):
+        loss = getattr(jaxloss, name, None)
+        if loss is None:
+            pytest.skip(f"jaxloss.{name} not available")
+        close(getattr(metrics, name)(p, y, weights=w, where=m), loss(p, y, weights=w, where=m))
+    bce = getattr(jaxloss, "binary_cross_entropy", None)
+    if bce is not None:
+        logits = data["reg_pred"] * 3
+        close(metrics.log_loss(logits, data["blabels"], from_logits=True, weights=w, where=m),
+              bce(logits, data["blabels"], from_logits=True, weights=w, where=m))
+    sce = getattr(jaxloss, "softmax_cross_entropy", None)
+    if sce is not None:
+        logits = np.log(data["probs"])
+        close(metrics.log_loss(logits, data["labels"], from_logits=True, weights=w, where=m),
+              sce(logits, data["labels"], from_logits=True, weights=w, where=m))
+
+
+# --------------------------------------------------------------------------------------------------
+# Properties that hold for every input
+# --------------------------------------------------------------------------------------------------
+
+_n = 12
+_scores = st.lists(st.integers(-3, 3), min_size=_n, max_size=_n).map(lambda v: np.array(v, np.float64) / 2)
+_labels = st.lists(st.integers(0, 1), min_size=_n, max_size=_n).map(np.array)
+_weights = st.lists(st.floats(0.1, 3.0), min_size=_n, max_size=_n).map(np.array)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(_scores, _labels, _weights)
+def test_auc_properties(s, y, w):
+    auc = float(metrics.roc_auc(s, y, weights=w))
+    if y.min() == y.max():
+        assert np.isnan(auc)
+        return
+    assert 0.0 <= auc <= 1.0
+    close(auc, ref_auc(s, y, w))
+    close(metrics.roc_auc(-s, y, weights=w), 1.0 - auc)
+    close(metrics.average_precision(s, y, weights=w), ref_average_precision(s, y, w))
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.lists(st.integers(-4, 4), min_size=_n * 3, max_size=_n * 3), st.lists(st.integers(0, 2), min_size=_n, max_size=_n))
+def test_accuracy_invariant_to_monotone_transforms(v, t):
+    logits = np.array(v, np.float64).reshape(_n, 3) / 2
+    t = np.array(t)
+    base = float(metrics.accuracy(logits, t))
+    for transformed in (np.exp(logits), 3 * logits + 1, jax.nn.softmax(logits)):
+        close(metrics.accuracy(transformed, t), base)
+    close(metrics.accuracy(logits, t, top_k=3), 1.0)
