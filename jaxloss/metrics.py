@@ -67,6 +67,7 @@ arrays (fixed shapes and dtypes, so it can be a ``lax.scan`` carry)::
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable, NamedTuple, Optional
 
@@ -537,11 +538,52 @@ def _ranking_inputs(fn, scores, targets, weights, where):
     return s, pos, w, has_nan
 
 
+def _compiled(*static: str):
+    """Jit a public metric with its options static, after checking the options at the boundary.
+
+    Eager calls then run one compiled program (cached per shape and options) instead of dozens of
+    op-by-op dispatches; inside a caller's ``jit`` the nested ``jit`` is simply inlined.
+    """
+
+    def decorate(f):
+        jitted = jax.jit(f, static_argnames=static)
+        fn = f.__name__
+        first = "scores" if fn in ("roc_auc", "average_precision") else "predictions"
+
+        @functools.wraps(f)
+        def wrapper(predictions, targets, **options):
+            for name in static:
+                if name not in options:
+                    continue
+                value = options[name]
+                try:
+                    hash(value)
+                    ok = not isinstance(value, (jax.Array, np.ndarray))
+                except TypeError:
+                    ok = False
+                if not ok:
+                    raise TypeError(
+                        f"{fn}: `{name}` must be a Python value (it is static: it fixes a shape or "
+                        f"the program), got {type(value).__name__}. Under jax.jit bind it with "
+                        f"functools.partial or static_argnames=('{name}',)."
+                    )
+            for name in ("weights", "where"):
+                if options.get(name) is not None:
+                    options[name] = _asarray(fn, name, options[name])
+            return jitted(_asarray(fn, first, predictions), _asarray(fn, "targets", targets),
+                          **options)
+
+        return wrapper
+
+    return decorate
+
+
 # --------------------------------------------------------------------------------------------------
 # One-shot metrics
 # --------------------------------------------------------------------------------------------------
 
 
+@_compiled("top_k")
 def accuracy(predictions, targets, *, top_k: int = 1, weights=None, where=None) -> Array:
     """Fraction of samples whose true class is among the ``top_k`` highest scores.
 
@@ -583,6 +625,7 @@ def accuracy(predictions, targets, *, top_k: int = 1, weights=None, where=None) 
     return _safe_div(s.total, s.weight)
 
 
+@_compiled("threshold", "from_logits")
 def binary_accuracy(predictions, targets, *, threshold=0.5, from_logits: bool = False,
                     weights=None, where=None) -> Array:
     """Fraction of samples whose thresholded score equals the binary target.
@@ -625,6 +668,7 @@ def binary_accuracy(predictions, targets, *, threshold=0.5, from_logits: bool = 
     return _safe_div(s.total, s.weight)
 
 
+@_compiled("num_classes", "threshold", "from_logits")
 def confusion_matrix(predictions, targets, *, num_classes: Optional[int] = None, threshold=0.5,
                      from_logits: bool = False, weights=None, where=None) -> Array:
     """Confusion matrix ``C[i, j]`` = (weighted) number of samples of true class i predicted as j.
@@ -696,6 +740,7 @@ _PRF_ARGS = """
 """
 
 
+@_compiled("average", "num_classes", "threshold", "from_logits")
 def precision(predictions, targets, *, average="binary", num_classes=None, threshold=0.5,
               from_logits=False, weights=None, where=None) -> Array:
     """Precision ``tp / (tp + fp)``: of the samples predicted as a class, the fraction that are.
@@ -706,6 +751,7 @@ def precision(predictions, targets, *, average="binary", num_classes=None, thres
                 threshold, from_logits, weights, where)
 
 
+@_compiled("average", "num_classes", "threshold", "from_logits")
 def recall(predictions, targets, *, average="binary", num_classes=None, threshold=0.5,
            from_logits=False, weights=None, where=None) -> Array:
     """Recall ``tp / (tp + fn)``: of the samples of a class, the fraction predicted as it.
@@ -716,6 +762,7 @@ def recall(predictions, targets, *, average="binary", num_classes=None, threshol
                 from_logits, weights, where)
 
 
+@_compiled("average", "num_classes", "threshold", "from_logits")
 def f1_score(predictions, targets, *, average="binary", num_classes=None, threshold=0.5,
              from_logits=False, weights=None, where=None) -> Array:
     """F1, the harmonic mean of precision and recall: ``2 tp / (2 tp + fp + fn)``.
@@ -727,6 +774,7 @@ def f1_score(predictions, targets, *, average="binary", num_classes=None, thresh
                 from_logits, weights, where)
 
 
+@_compiled("beta", "average", "num_classes", "threshold", "from_logits")
 def fbeta_score(predictions, targets, *, beta: float, average="binary", num_classes=None,
                 threshold=0.5, from_logits=False, weights=None, where=None) -> Array:
     """F-beta: ``(1 + b^2) tp / ((1 + b^2) tp + b^2 fn + fp)``; recall weighs ``beta`` times more.
@@ -794,6 +842,7 @@ fbeta_score.__doc__ += _PRF_ARGS + """
 """
 
 
+@_compiled()
 def roc_auc(scores, targets, *, weights=None, where=None) -> Array:
     """Exact area under the ROC curve for binary targets, ties counted 1/2.
 
@@ -845,6 +894,7 @@ def roc_auc(scores, targets, *, weights=None, where=None) -> Array:
     return jnp.where(has_nan, jnp.nan, auc)
 
 
+@_compiled()
 def average_precision(scores, targets, *, weights=None, where=None) -> Array:
     """Average precision: the step-wise area under the precision-recall curve.
 
@@ -892,6 +942,7 @@ def average_precision(scores, targets, *, weights=None, where=None) -> Array:
     return jnp.where(has_nan, jnp.nan, ap)
 
 
+@_compiled("from_logits", "epsilon")
 def log_loss(predictions, targets, *, from_logits: bool = False, epsilon=None, weights=None,
              where=None) -> Array:
     """Mean negative log-likelihood of the targets (cross-entropy), binary or multiclass.
@@ -937,6 +988,7 @@ def log_loss(predictions, targets, *, from_logits: bool = False, epsilon=None, w
     return _safe_div(s.total, s.weight)
 
 
+@_compiled()
 def mean_squared_error(predictions, targets, *, weights=None, where=None) -> Array:
     """Mean squared error ``sum_i w_i (p_i - y_i)^2 / sum_i w_i`` over all entries.
 
@@ -956,6 +1008,7 @@ def mean_squared_error(predictions, targets, *, weights=None, where=None) -> Arr
     return _safe_div(jnp.sum(w * (p - t) ** 2), jnp.sum(w))
 
 
+@_compiled()
 def root_mean_squared_error(predictions, targets, *, weights=None, where=None) -> Array:
     """Root mean squared error ``sqrt(mean_squared_error)``, in the targets' units.
 
@@ -974,6 +1027,7 @@ def root_mean_squared_error(predictions, targets, *, weights=None, where=None) -
     return jnp.sqrt(_safe_div(jnp.sum(w * (p - t) ** 2), jnp.sum(w)))
 
 
+@_compiled()
 def mean_absolute_error(predictions, targets, *, weights=None, where=None) -> Array:
     """Mean absolute error ``sum_i w_i |p_i - y_i| / sum_i w_i`` over all entries.
 
@@ -991,6 +1045,7 @@ def mean_absolute_error(predictions, targets, *, weights=None, where=None) -> Ar
     return _safe_div(jnp.sum(w * jnp.abs(p - t)), jnp.sum(w))
 
 
+@_compiled()
 def r2_score(predictions, targets, *, weights=None, where=None) -> Array:
     """Coefficient of determination ``R^2 = 1 - SS_res / SS_tot``.
 
@@ -1012,6 +1067,7 @@ def r2_score(predictions, targets, *, weights=None, where=None) -> Array:
     return _r2_from_state(_moments_stats("r2_score", predictions, targets, weights, where))
 
 
+@_compiled("num_bins", "from_logits")
 def expected_calibration_error(predictions, targets, *, num_bins: int = 15,
                                from_logits: bool = False, weights=None, where=None) -> Array:
     """Expected calibration error: ``sum_b (W_b / W) |acc_b - conf_b|`` over equal-width bins.

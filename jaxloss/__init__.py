@@ -1,0 +1,44 @@
+"""jaxloss: loss functions in JAX, as pure, stable, differentiable functions.
+
+>>> import jax, jax.numpy as jnp, jaxloss as jl
+>>> predictions, targets = jnp.array([0.5, 2.0, 10.0]), jnp.zeros(3)
+>>> float(jl.huber(predictions, targets, delta=1.0))
+3.7083332538604736
+>>> jax.grad(jl.huber)(predictions, targets).tolist()
+[0.1666666716337204, 0.3333333432596375, 0.3333333432596375]
+
+The table of contents: every public name is listed here once.
+"""
+
+from jaxloss._registry import Hyperparameter as Hyperparameter
+from jaxloss._registry import LossInfo as LossInfo
+from jaxloss._registry import catalog as catalog
+from jaxloss._registry import get as get
+from jaxloss._registry import info as info
+
+# Regression.
+from jaxloss.losses import gaussian_nll as gaussian_nll
+from jaxloss.losses import huber as huber
+from jaxloss.losses import log_cosh as log_cosh
+from jaxloss.losses import mae as mae
+from jaxloss.losses import mean_absolute_error as mean_absolute_error
+from jaxloss.losses import mean_absolute_percentage_error as mean_absolute_percentage_error
+from jaxloss.losses import mean_squared_error as mean_squared_error
+from jaxloss.losses import mean_squared_log_error as mean_squared_log_error
+from jaxloss.losses import mse as mse
+from jaxloss.losses import poisson_nll as poisson_nll
+from jaxloss.losses import quantile as quantile
+from jaxloss.losses import smooth_l1 as smooth_l1
+
+# Classification.
+from jaxloss.losses import binary_cross_entropy as binary_cross_entropy
+from jaxloss.losses import cross_entropy as cross_entropy
+from jaxloss.losses import focal as focal
+from jaxloss.losses import hinge as hinge
+from jaxloss.losses import kl_divergence as kl_divergence
+from jaxloss.losses import multiclass_hinge as multiclass_hinge
+from jaxloss.losses import nll as nll
+from jaxloss.losses import softmax_cross_entropy as softmax_cross_entropy
+from jaxloss.losses import squared_hinge as squared_hinge
+
+__version__ = "0.1.0"

@@ -1,0 +1,288 @@
+"""Shared input checks, dtype handling, numerics and reductions for every loss.
+
+Private. Every loss goes through the same few steps:
+
+1. ``float_array`` / ``label_array`` / ``check_same_shape``: validate the inputs
+   at trace time and raise an error that names the loss, the argument, what
+   arrived and what was expected.
+2. ``exclude``: zero the inputs of excluded examples (``where=False``) before
+   the loss is computed (the "double where"), so that an excluded entry cannot
+   leak NaN into the value or the gradient.
+3. compute per-example losses in ``compute_dtype`` (float32 for half-precision
+   inputs).
+4. ``reduce``: apply ``weights``, ``where`` and ``reduction`` and cast back to
+   the input dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+HALF_DTYPES = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
+
+# Clipping used for probabilities given with ``from_logits=False`` (Keras uses the
+# same value). Keeps log(p) and log(1 - p) and their gradients finite at 0 and 1.
+PROBABILITY_EPSILON = 1e-7
+
+
+def is_traced(x: Any) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return tuple(np.shape(x))
+
+
+def float_array(x: Any, *, name: str, fn: str) -> jax.Array:
+    """``x`` as a floating-point array; raises ``TypeError`` otherwise."""
+    if x is None:
+        raise TypeError(f"{fn}: {name} is None; pass an array of floats.")
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        x = jnp.asarray(x)
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            x = x.astype(jnp.result_type(float))
+        return x
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(
+            f"{fn}: {name} must be floating point (float16, bfloat16, float32 or float64); "
+            f"got dtype {dtype}. Convert it first, e.g. {name}.astype(jnp.float32)."
+        )
+    return jnp.asarray(x)
+
+
+def target_array(x: Any, *, like: jax.Array, name: str, fn: str) -> jax.Array:
+    """Real-valued targets: floats, or integers/booleans cast to ``like``'s dtype."""
+    if x is None:
+        raise TypeError(f"{fn}: {name} is None; pass an array.")
+    x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise TypeError(f"{fn}: {name} must be real; got dtype {x.dtype}.")
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(like.dtype)
+    return x
+
+
+def label_array(x: Any, *, name: str, fn: str) -> jax.Array:
+    """Integer class indices; raises ``TypeError`` for anything else."""
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.integer):
+        raise TypeError(
+            f"{fn}: {name} must hold integer class indices; got dtype {x.dtype}. "
+            f"Convert with {name}.astype(jnp.int32), or pass one probability vector per example."
+        )
+    return x
+
+
+def check_same_shape(a: Any, b: Any, *, fn: str, names: tuple[str, str] = ("predictions", "targets")) -> None:
+    sa, sb = _shape(a), _shape(b)
+    if sa != sb:
+        raise ValueError(
+            f"{fn}: {names[0]} and {names[1]} must have the same shape; got {names[0]} {sa} and "
+            f"{names[1]} {sb}. jaxloss does not broadcast them, because a silent broadcast "
+            f"(for example (n, 1) against (n,)) gives a wrong loss; reshape one to match the other."
+        )
+
+
+def check_rank(x: Any, *, min_rank: int, fn: str, name: str, meaning: str) -> None:
+    if np.ndim(x) < min_rank:
+        raise ValueError(f"{fn}: {name} must have at least {min_rank} dimension(s) ({meaning}); got shape {_shape(x)}.")
+
+
+def result_dtype(*arrays: jax.Array) -> jnp.dtype:
+    """The dtype of the loss's output: the floating dtype of the predictions."""
+    return jnp.result_type(*[a.dtype for a in arrays])
+
+
+def compute_dtype(dtype: Any) -> jnp.dtype:
+    """float32 for half-precision inputs, the dtype itself otherwise."""
+    dtype = jnp.dtype(dtype)
+    return jnp.dtype(jnp.float32) if dtype in HALF_DTYPES else dtype
+
+
+def upcast(x: jax.Array) -> jax.Array:
+    """Half-precision arrays in float32; anything else unchanged."""
+    return x.astype(jnp.float32) if x.dtype in HALF_DTYPES else x
+
+
+def broadcastable(x: Any, shape: tuple[int, ...], *, fn: str, name: str) -> jax.Array:
+    x = jnp.asarray(x)
+    try:
+        return jnp.broadcast_to(x, shape)
+    except ValueError:
+        raise ValueError(
+            f"{fn}: {name} of shape {_shape(x)} does not broadcast to the per-example loss shape "
+            f"{shape}; give one value per example (shape {shape}) or a shape that broadcasts to it."
+        ) from None
+
+
+def mask_array(where: Any, shape: tuple[int, ...], *, fn: str) -> jax.Array | None:
+    """``where`` as a boolean mask of the per-example shape, or None."""
+    if where is None:
+        return None
+    where = jnp.asarray(where)
+    if where.dtype != jnp.bool_:
+        raise TypeError(
+            f"{fn}: where must be a boolean mask (True = include); got dtype {where.dtype}. "
+            "Use where=(mask != 0) or pass weights= for real-valued weights."
+        )
+    return broadcastable(where, shape, fn=fn, name="where")
+
+
+def exclude(x: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """Replaces the entries of excluded examples by 0.
+
+    ``mask`` has the per-example shape; ``x`` may carry trailing axes (classes,
+    features). Done before the loss is computed so that an excluded entry (a
+    padded label, a -inf logit row) contributes nothing to the value or the
+    gradient, not even a NaN (the double-``where`` trick).
+    """
+    if mask is None:
+        return x
+    m = mask.reshape(mask.shape + (1,) * (x.ndim - mask.ndim))
+    return jnp.where(m, x, jnp.zeros((), x.dtype))
+
+
+def reduce(
+    values: jax.Array,
+    *,
+    reduction: str,
+    weights: Any = None,
+    mask: jax.Array | None = None,
+    dtype: Any,
+    fn: str,
+) -> jax.Array:
+    """Applies weights, the mask and the reduction; casts to ``dtype``.
+
+    ``"mean"`` is ``sum(w * l) / sum(w)`` over the included entries (0 when no
+    weight is left); ``"sum"`` is ``sum(w * l)``; ``"none"`` is ``w * l`` per
+    example, 0 where excluded. Without weights and mask it is a plain mean/sum.
+    """
+    if weights is None and mask is None:
+        if reduction == "mean":
+            out = jnp.mean(values)
+        elif reduction == "sum":
+            out = jnp.sum(values)
+        else:
+            out = values
+        return out.astype(dtype)
+    if weights is not None:
+        w = jnp.asarray(weights)
+        if not jnp.issubdtype(w.dtype, jnp.floating):
+            if jnp.issubdtype(w.dtype, jnp.bool_):
+                raise TypeError(f"{fn}: weights must be real numbers; got a boolean array. Use where= for a mask.")
+            w = w.astype(values.dtype)
+        w = broadcastable(upcast(w).astype(values.dtype), values.shape, fn=fn, name="weights")
+    else:
+        w = jnp.ones(values.shape, values.dtype)
+    if mask is not None:
+        w = jnp.where(mask, w, jnp.zeros((), w.dtype))
+        values = jnp.where(mask, values, jnp.zeros((), values.dtype))
+    weighted = w * values
+    if reduction == "none":
+        out = weighted
+    elif reduction == "sum":
+        out = jnp.sum(weighted)
+    else:
+        total = jnp.sum(w)
+        empty = total == 0
+        out = jnp.where(empty, jnp.zeros((), values.dtype), jnp.sum(weighted) / jnp.where(empty, 1, total))
+    return out.astype(dtype)
+
+
+def poison_invalid(values: jax.Array, valid: jax.Array) -> jax.Array:
+    """NaN in the value and the gradient of the examples where ``valid`` is False.
+
+    Used under ``jit`` for labels that cannot be checked at trace time: a NaN is
+    caught by the training loop's NaN guard, a finite wrong number would not be.
+    """
+    return values * jnp.where(valid, jnp.ones((), values.dtype), jnp.full((), jnp.nan, values.dtype))
+
+
+def check_class_labels(
+    labels: jax.Array, num_classes: int, *, fn: str, mask: jax.Array | None = None, name: str = "targets"
+) -> None:
+    """Validates concrete class indices in ``[0, num_classes)``.
+
+    Concrete labels (outside ``jit``) are checked now, raising a ``ValueError``
+    that names the offending labels; excluded examples (``mask`` False) are not
+    checked. Traced labels cannot be checked here: losses poison those examples
+    with :func:`poison_invalid` instead.
+    """
+    if not is_traced(labels) and not is_traced(mask):
+        arr = np.asarray(labels)
+        bad = (arr < 0) | (arr >= num_classes)
+        if mask is not None:
+            bad &= np.asarray(mask)
+        if bad.any():
+            values = sorted({int(v) for v in arr[bad]})
+            where_bad = [tuple(int(i) for i in idx) for idx in np.argwhere(bad)[:5]]
+            raise ValueError(
+                f"{fn}: {name} holds class indices outside [0, {num_classes}): values {values[:10]} "
+                f"at positions {where_bad}{' ...' if bad.sum() > 5 else ''}. Labels must index the last "
+                f"axis of the predictions ({num_classes} classes); use ignore_index= or where= to skip padding."
+            )
+
+
+@jax.custom_jvp
+def softplus(x: jax.Array) -> jax.Array:
+    """log(1 + exp(x)), stable for any x, with the exact derivative sigmoid(x).
+
+    The forward formula ``max(x, 0) + log1p(exp(-|x|))`` is the cheapest stable
+    one, but differentiating it literally gives a wrong second derivative at
+    x = 0 (``|x|`` and ``max`` have kinks there that cancel in the value only);
+    the custom JVP gives the exact derivatives of every order.
+    """
+    return jnp.maximum(x, 0) + jnp.log1p(jnp.exp(-jnp.abs(x)))
+
+
+@softplus.defjvp
+def _softplus_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return softplus(x), jax.nn.sigmoid(x) * t
+
+
+def safe_log(x: jax.Array, positive: jax.Array) -> jax.Array:
+    """log(x) where ``positive``, 0 elsewhere, with a finite gradient everywhere."""
+    return jnp.where(positive, jnp.log(jnp.where(positive, x, jnp.ones((), x.dtype))), jnp.zeros((), x.dtype))
+
+
+def xlogx(x: jax.Array) -> jax.Array:
+    """x log x with 0 log 0 = 0, and derivative log x + 1 taken as 1 at x = 0."""
+    return x * safe_log(x, x > 0)
+
+
+def log_probabilities(predictions: jax.Array, *, from_logits: bool, axis: int = -1) -> jax.Array:
+    """Log-probabilities over ``axis`` from logits (log-softmax) or clipped probabilities."""
+    if from_logits:
+        return jax.nn.log_softmax(predictions, axis=axis)
+    return jnp.log(jnp.clip(predictions, PROBABILITY_EPSILON, 1.0))
+
+
+def elementwise(
+    kernel: Any,
+    predictions: Any,
+    targets: Any,
+    *,
+    fn: str,
+    weights: Any,
+    where: Any,
+    reduction: str,
+) -> jax.Array:
+    """The whole pipeline for a loss defined entry by entry: ``kernel(p, t)``.
+
+    The output has the predictions' dtype; half precision is computed in float32.
+    """
+    p = float_array(predictions, name="predictions", fn=fn)
+    t = target_array(targets, like=p, name="targets", fn=fn)
+    check_same_shape(p, t, fn=fn)
+    mask = mask_array(where, p.shape, fn=fn)
+    dtype = p.dtype
+    work = compute_dtype(dtype)
+    p = exclude(p, mask).astype(work)
+    t = exclude(t, mask).astype(work)
+    return reduce(kernel(p, t), reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)

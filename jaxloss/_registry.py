@@ -1,0 +1,260 @@
+"""The registry: the one list of losses in jaxloss, with each loss's metadata.
+
+Every loss is registered exactly once, by decorating its function with
+:func:`register`. Tests, the README catalog table, the benchmarks, the stability
+card and the "gradient descent on each loss" demo all iterate over
+:func:`catalog`; nothing else keeps a hand-written list of losses.
+
+The decorator also validates, at call time and before any computation, the two
+things every loss shares: ``reduction`` and the numeric range of each declared
+hyperparameter (skipped for traced values, so hyperparameters may be traced or
+differentiated).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+__all__ = ["Hyperparameter", "LossInfo", "register", "catalog", "get", "info", "PROPERTIES"]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+#: The properties a loss may claim. Each one is checked numerically, for every
+#: loss that claims it, by the registry-driven tests.
+PROPERTIES = {
+    "nonnegative": "the loss is >= 0 for every input",
+    "zero_at_target": "the loss is 0 at a perfect prediction",
+    "convex": "convex in the predictions",
+    "bounded_gradient": "the gradient stays bounded as the error grows (robust to outliers)",
+    "symmetric": "an error of +e costs the same as an error of -e",
+    "proper_scoring_rule": "the expected loss is minimised by predicting the true distribution",
+    "smooth": "twice differentiable everywhere",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameter:
+    """One option of a loss: its default and its valid numeric range.
+
+    ``low``/``high`` bound the valid values (``None`` means unbounded);
+    ``low_open``/``high_open`` make the bound strict. ``slider`` is the range a
+    playground slider should span.
+    """
+
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    doc: str = ""
+    slider: tuple[float, float] | None = None
+
+    def describe(self) -> str:
+        """The valid range as text, for example ``"> 0"`` or ``"in [0, 1]"``."""
+        if self.low is not None and self.high is not None:
+            left = "(" if self.low_open else "["
+            right = ")" if self.high_open else "]"
+            return f"in {left}{_fmt(self.low)}, {_fmt(self.high)}{right}"
+        if self.low is not None:
+            return (">" if self.low_open else ">=") + f" {_fmt(self.low)}"
+        if self.high is not None:
+            return ("<" if self.high_open else "<=") + f" {_fmt(self.high)}"
+        return "any value"
+
+    def contains(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            return False
+        return True
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class LossInfo:
+    """A registry entry: a loss and what it says about itself.
+
+    Attributes:
+      name: canonical name, the function's name.
+      fn: the loss function itself.
+      aliases: other names :func:`get` accepts.
+      family: the module family (``"regression"``, ``"classification"``, ...).
+      task: what the loss is for (``"regression"``, ``"binary"``, ``"multiclass"``, ...).
+      formula: the per-example formula, in plain text.
+      summary: one line, "use it when ...".
+      hyperparameters: option name -> :class:`Hyperparameter`.
+      properties: the properties it claims (keys of :data:`PROPERTIES`).
+      inputs: the kind of inputs it takes (see ``jaxloss._samples``), used to
+        build test, benchmark and stability inputs.
+      toy_problem: the kind of small problem that demonstrates it in training.
+      reference: where the definition comes from.
+      differentiable_args: positional arguments that are differentiable.
+      optax: name of the optax function it corresponds to, if any.
+    """
+
+    name: str
+    fn: Callable[..., jax.Array]
+    aliases: tuple[str, ...]
+    family: str
+    task: str
+    formula: str
+    summary: str
+    hyperparameters: Mapping[str, Hyperparameter]
+    properties: frozenset[str]
+    inputs: str
+    toy_problem: str
+    reference: str = ""
+    differentiable_args: tuple[int, ...] = (0,)
+    optax: str | None = None
+
+    def __repr__(self) -> str:
+        return f"LossInfo({self.name!r}, family={self.family!r}, task={self.task!r})"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name,) + self.aliases
+
+    def defaults(self) -> dict[str, Any]:
+        """The default value of every hyperparameter."""
+        return {k: h.default for k, h in self.hyperparameters.items()}
+
+
+_ENTRIES: dict[str, LossInfo] = {}
+_BY_NAME: dict[str, str] = {}
+
+
+def _is_concrete_number(value: Any) -> bool:
+    if isinstance(value, jax.core.Tracer):
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return True
+    return isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0
+
+
+def register(
+    *,
+    family: str,
+    task: str,
+    formula: str,
+    summary: str,
+    inputs: str,
+    toy_problem: str,
+    aliases: tuple[str, ...] = (),
+    hyperparameters: Mapping[str, Hyperparameter] | None = None,
+    properties: tuple[str, ...] = (),
+    reference: str = "",
+    differentiable_args: tuple[int, ...] = (0,),
+    optax: str | None = None,
+) -> Callable[[Callable[..., jax.Array]], Callable[..., jax.Array]]:
+    """Registers a loss function under its own name (and aliases).
+
+    Returns a decorator. The decorated function is wrapped so that
+    ``reduction`` and the hyperparameters declared here are validated before the
+    loss runs; its signature and docstring are kept.
+    """
+    hyperparameters = dict(hyperparameters or {})
+    unknown = set(properties) - set(PROPERTIES)
+    if unknown:
+        raise ValueError(f"register: unknown properties {sorted(unknown)}; known: {sorted(PROPERTIES)}")
+
+    def decorate(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+        name = fn.__name__
+
+        @functools.wraps(fn)
+        def loss(*args: Any, **kwargs: Any) -> jax.Array:
+            reduction = kwargs.get("reduction", "mean")
+            if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+                raise ValueError(
+                    f"{name}: reduction={reduction!r} is not valid; choose one of "
+                    + ", ".join(repr(r) for r in REDUCTIONS) + "."
+                )
+            for key, spec in hyperparameters.items():
+                value = kwargs.get(key)
+                if value is None or not _is_concrete_number(value):
+                    continue
+                if not spec.contains(float(value)):
+                    raise ValueError(
+                        f"{name}: {key}={float(value):g} is out of range; {key} must be "
+                        f"{spec.describe()}" + (f" ({spec.doc})" if spec.doc else "") + "."
+                    )
+            return fn(*args, **kwargs)
+
+        entry = LossInfo(
+            name=name, fn=loss, aliases=tuple(aliases), family=family, task=task,
+            formula=formula, summary=summary, hyperparameters=hyperparameters,
+            properties=frozenset(properties), inputs=inputs, toy_problem=toy_problem,
+            reference=reference, differentiable_args=differentiable_args, optax=optax,
+        )
+        for key in entry.names:
+            if key in _BY_NAME:
+                raise ValueError(f"register: the name {key!r} is already taken by {_BY_NAME[key]!r}")
+        _ENTRIES[name] = entry
+        for key in entry.names:
+            _BY_NAME[key] = name
+        loss.info = entry  # type: ignore[attr-defined]
+        return loss
+
+    return decorate
+
+
+def catalog(*, family: str | None = None, task: str | None = None) -> tuple[LossInfo, ...]:
+    """All registered losses, in registration order, optionally filtered.
+
+    >>> import jaxloss as jl
+    >>> "huber" in [entry.name for entry in jl.catalog(family="regression")]
+    True
+    """
+    _load_all()
+    return tuple(
+        e for e in _ENTRIES.values()
+        if (family is None or e.family == family) and (task is None or e.task == task)
+    )
+
+
+def info(name_or_loss: str | Callable[..., Any]) -> LossInfo:
+    """The registry entry of a loss, given its name, an alias, or the function."""
+    _load_all()
+    if callable(name_or_loss):
+        entry = getattr(name_or_loss, "info", None)
+        if isinstance(entry, LossInfo):
+            return entry
+        raise KeyError(f"{getattr(name_or_loss, '__name__', name_or_loss)!r} is not a registered jaxloss loss")
+    key = str(name_or_loss)
+    normalized = key.strip().lower().replace("-", "_").replace(" ", "_")
+    for candidate in (key, normalized):
+        if candidate in _BY_NAME:
+            return _ENTRIES[_BY_NAME[candidate]]
+    close = difflib.get_close_matches(normalized, list(_BY_NAME), n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise KeyError(
+        f"jaxloss has no loss named {key!r}.{hint} Known names: {', '.join(sorted(_BY_NAME))}."
+    )
+
+
+def get(name: str) -> Callable[..., jax.Array]:
+    """Returns a loss function by canonical name or alias.
+
+    >>> import jaxloss as jl
+    >>> jl.get("mse") is jl.mean_squared_error
+    True
+    """
+    return info(name).fn
+
+
+def _load_all() -> None:
+    # Registration happens when the loss modules are imported; importing the
+    # package imports them all, this only guards direct use of this module.
+    import jaxloss.losses  # noqa: F401

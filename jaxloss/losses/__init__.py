@@ -1,0 +1,28 @@
+"""The loss catalog, one private module per family.
+
+Importing this package registers every loss (see ``jaxloss._registry``).
+"""
+
+from jaxloss.losses._classification import binary_cross_entropy as binary_cross_entropy
+from jaxloss.losses._classification import focal as focal
+from jaxloss.losses._classification import hinge as hinge
+from jaxloss.losses._classification import kl_divergence as kl_divergence
+from jaxloss.losses._classification import multiclass_hinge as multiclass_hinge
+from jaxloss.losses._classification import nll as nll
+from jaxloss.losses._classification import softmax_cross_entropy as softmax_cross_entropy
+from jaxloss.losses._classification import squared_hinge as squared_hinge
+from jaxloss.losses._regression import gaussian_nll as gaussian_nll
+from jaxloss.losses._regression import huber as huber
+from jaxloss.losses._regression import log_cosh as log_cosh
+from jaxloss.losses._regression import mean_absolute_error as mean_absolute_error
+from jaxloss.losses._regression import mean_absolute_percentage_error as mean_absolute_percentage_error
+from jaxloss.losses._regression import mean_squared_error as mean_squared_error
+from jaxloss.losses._regression import mean_squared_log_error as mean_squared_log_error
+from jaxloss.losses._regression import poisson_nll as poisson_nll
+from jaxloss.losses._regression import quantile as quantile
+from jaxloss.losses._regression import smooth_l1 as smooth_l1
+
+# Short aliases, the same functions.
+mse = mean_squared_error
+mae = mean_absolute_error
+cross_entropy = softmax_cross_entropy

@@ -1,0 +1,470 @@
+"""Regression losses: a real-valued prediction against a real-valued target.
+
+All losses here are element-wise: ``predictions`` and ``targets`` have the same
+shape (no silent broadcasting), the loss is computed per entry, and
+``reduction="none"`` returns one value per entry. The error is
+``e = predictions - targets``.
+
+Conventions shared by every jaxloss loss: options are keyword-only;
+``weights=`` broadcasts to the per-entry losses; ``where=`` is a boolean mask
+(excluded entries contribute nothing to the value or the gradient);
+``reduction="mean"`` is the weighted mean ``sum(w * l) / sum(w)`` over the
+included entries (0 if none); half-precision inputs are computed in float32 and
+returned in their own dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxloss import _core
+from jaxloss._registry import Hyperparameter, register
+
+ArrayLike = Any
+
+__all__ = [
+    "mean_squared_error", "mean_absolute_error", "huber", "smooth_l1", "log_cosh", "quantile",
+    "mean_squared_log_error", "mean_absolute_percentage_error", "poisson_nll", "gaussian_nll",
+]
+
+_LOG2 = math.log(2.0)
+# scikit-learn's floor for |target| in MAPE (float64 machine epsilon).
+_MAPE_EPSILON = 2.220446049250313e-16
+# PyTorch's floors for the Poisson rate (log_input=False) and the Gaussian variance.
+_POISSON_EPSILON = 1e-8
+_VARIANCE_EPSILON = 1e-6
+
+
+@register(
+    family="regression", task="regression", aliases=("mse", "l2"),
+    formula="(p - t)^2",
+    summary="the default for regression with well-behaved noise; punishes large errors hard",
+    properties=("nonnegative", "zero_at_target", "convex", "symmetric", "smooth"),
+    inputs="regression", toy_problem="regression", optax="squared_error",
+    reference="Gauss (1809); torch.nn.MSELoss; keras.losses.MeanSquaredError",
+)
+def mean_squared_error(
+    predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
+    where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """Mean squared error, ``(p - t)^2`` per entry.
+
+    Use it when errors are roughly Gaussian and large errors should cost much
+    more than small ones (an error of 3 costs 9, of 10 costs 100). It is
+    pulled by outliers; see :func:`huber` or :func:`mean_absolute_error`.
+
+    Args:
+      predictions: real array, any shape.
+      targets: real array of the same shape.
+      weights: optional weights broadcastable to the per-entry losses.
+      where: optional boolean mask of the entries to include.
+      reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per entry).
+
+    Returns:
+      A scalar, or an array of the predictions' shape with ``reduction="none"``.
+
+    An error of +3 and an error of -3 cost the same:
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> float(jl.mean_squared_error(jnp.array([3.0, -3.0]), jnp.array([0.0, 0.0])))
+    9.0
+    """
+    return _core.elementwise(
+        lambda p, t: jnp.square(p - t), predictions, targets,
+        fn="mean_squared_error", weights=weights, where=where, reduction=reduction,
+    )
+
+
+@register(
+    family="regression", task="regression", aliases=("mae", "l1"),
+    formula="|p - t|",
+    summary="regression robust to outliers; estimates the median",
+    properties=("nonnegative", "zero_at_target", "convex", "symmetric", "bounded_gradient"),
+    inputs="regression", toy_problem="regression_outliers", optax="absolute_error",
+    reference="Laplace (1774); torch.nn.L1Loss; keras.losses.MeanAbsoluteError",
+)
+def mean_absolute_error(
+    predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
+    where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """Mean absolute error, ``|p - t|`` per entry.
+
+    Use it when a few large errors (outliers) should not dominate: the cost
+    grows linearly (an error of 10 costs 10, of 20 costs 20) and the gradient
+    is ``sign(p - t)``, the same size for every example. Its minimiser is the
+    median. The gradient at exactly ``p == t`` is 0 (a subgradient).
+
+    Args:
+      predictions: real array, any shape.
+      targets: real array of the same shape.
+      weights, where, reduction: as in :func:`mean_squared_error`.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> float(jl.mean_absolute_error(jnp.array([10.0, 20.0]), jnp.array([0.0, 0.0]), reduction="sum"))
+    30.0
+    """
+    return _core.elementwise(
+        lambda p, t: jnp.abs(p - t), predictions, targets,
+        fn="mean_absolute_error", weights=weights, where=where, reduction=reduction,
+    )
+
+
+def _huber_kernel(error: jax.Array, delta: Any) -> jax.Array:
+    # Quadratic part on min(|e|, delta), linear part on the rest: the gradient
+    # is e inside and delta * sign(e) outside, never counted twice.
+    abs_error = jnp.abs(error)
+    quadratic = jnp.minimum(abs_error, delta)
+    return 0.5 * jnp.square(quadratic) + delta * (abs_error - quadratic)
+
+
+@register(
+    family="regression", task="regression",
+    formula="0.5 e^2 if |e| <= delta else delta (|e| - 0.5 delta)",
+    summary="squared error near the target, absolute error far away: robust and smooth",
+    hyperparameters={"delta": Hyperparameter(1.0, low=0.0, low_open=True, doc="where quadratic turns linear", slider=(0.1, 5.0))},
+    properties=("nonnegative", "zero_at_target", "convex", "symmetric", "bounded_gradient"),
+    inputs="regression", toy_problem="regression_outliers", optax="huber_loss",
+    reference="Huber, Robust Estimation of a Location Parameter, 1964; torch.nn.HuberLoss",
+)
+def huber(
+    predictions: ArrayLike, targets: ArrayLike, *, delta: float = 1.0, weights: ArrayLike | None = None,
+    where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """Huber loss: quadratic for ``|e| <= delta``, linear beyond.
+
+    ``0.5 e^2`` if ``|e| <= delta`` else ``delta * (|e| - 0.5 delta)``, with
+    ``e = p - t``. Use it for regression with outliers when you still want a
+    smooth minimum: the gradient is ``e`` near the target and is clipped to
+    ``delta`` in size far from it. Matches PyTorch's ``HuberLoss`` and Keras's
+    ``Huber``; optax's ``huber_loss`` is the same per-entry function.
+
+    Args:
+      predictions: real array, any shape.
+      targets: real array of the same shape.
+      delta: the error at which the loss turns linear (> 0).
+      weights, where, reduction: as in :func:`mean_squared_error`.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> jl.huber(jnp.array([0.5, 2.0, 10.0]), jnp.zeros(3), reduction="none").tolist()
+    [0.125, 1.5, 9.5]
+    """
+    return _core.elementwise(
+        lambda p, t: _huber_kernel(p - t, delta), predictions, targets,
+        fn="huber", weights=weights, where=where, reduction=reduction,
+    )
+
+
+@register(
+    family="regression", task="regression",
+    formula="0.5 e^2 / beta if |e| < beta else |e| - 0.5 beta",
+    summary="PyTorch's smooth L1 (Fast R-CNN box regression): L1 with a rounded minimum",
+    hyperparameters={"beta": Hyperparameter(1.0, low=0.0, doc="0 gives plain L1", slider=(0.0, 5.0))},
+    properties=("nonnegative", "zero_at_target", "convex", "symmetric", "bounded_gradient"),
+    inputs="regression", toy_problem="regression_outliers",
+    reference="Girshick, Fast R-CNN, 2015; torch.nn.SmoothL1Loss",
+)
+def smooth_l1(
+    predictions: ArrayLike, targets: ArrayLike, *, beta: float = 1.0, weights: ArrayLike | None = None,
+    where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """Smooth L1 loss, PyTorch's definition: Huber divided by ``beta``.
+
+    ``0.5 e^2 / beta`` if ``|e| < beta`` else ``|e| - 0.5 beta``. The gradient
+    is bounded by 1 whatever ``beta``; ``beta = 0`` is exactly the absolute
+    error. Use it for bounding-box regression or wherever PyTorch code used it.
+
+    Args:
+      predictions: real array, any shape.
+      targets: real array of the same shape.
+      beta: width of the quadratic zone (>= 0).
+      weights, where, reduction: as in :func:`mean_squared_error`.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> jl.smooth_l1(jnp.array([0.5, 3.0]), jnp.zeros(2), reduction="none").tolist()
+    [0.125, 2.5]
+    """
+
+    def kernel(p: jax.Array, t: jax.Array) -> jax.Array:
+        error = p - t
+        if isinstance(beta, (int, float)) and beta == 0:
+            return jnp.abs(error)
+        return _huber_kernel(error, beta) / beta
+
+    return _core.elementwise(
+        kernel, predictions, targets, fn="smooth_l1", weights=weights, where=where, reduction=reduction,
+    )
+
+
+@register(
+    family="regression", task="regression", aliases=("logcosh",),
+    formula="log(cosh(p - t))",
+    summary="a smooth stand-in for Huber: ~e^2/2 near zero, ~|e| - log 2 far away",
+    properties=("nonnegative", "zero_at_target", "convex", "symmetric", "bounded_gradient", "smooth"),
+    inputs="regression", toy_problem="regression_outliers", optax="log_cosh",
+    reference="keras.losses.LogCosh",
+)
+def log_cosh(
+    predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
+    where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """Log-cosh loss, ``log(cosh(p - t))`` per entry.
+
+    Behaves like ``e^2 / 2`` for small errors and like ``|e| - log 2`` for large
+    ones; its gradient is ``tanh(e)``, bounded by 1, and it is smooth
+    everywhere. Computed as ``logaddexp(e, -e) - log 2``, because ``cosh``
+    overflows for ``|e|`` above about 89 in float32.
+
+    Args:
+      predictions: real array, any shape.
+      targets: real array of the same shape.
+      weights, where, reduction: as in :func:`mean_squared_error`.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> round(float(jl.log_cosh(jnp.array([1000.0]), jnp.array([0.0]))), 3)
+    999.307
+    """
+
+    def kernel(p: jax.Array, t: jax.Array) -> jax.Array:
+        error = p - t
+        # cosh overflows for large |e|: log cosh e = logaddexp(e, -e) - log 2.
+        return jnp.logaddexp(error, -error) - jnp.asarray(_LOG2, error.dtype)
+
+    return _core.elementwise(
+        kernel, predictions, targets, fn="log_cosh", weights=weights, where=where, reduction=reduction,
+    )
+
+
+@register(
+    family="regression", task="quantile regression", aliases=("pinball",),
+    formula="max(tau (t - p), (tau - 1) (t - p))",
+    summary="predicting a quantile (tau = 0.9: the value exceeded 10% of the time)",
+    hyperparameters={"tau": Hyperparameter(0.5, low=0.0, high=1.0, doc="the quantile", slider=(0.01, 0.99))},
+    properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
+    inputs="regression", toy_problem="regression_outliers",
+    reference="Koenker and Bassett, Regression Quantiles, 1978; keras_nlp / tf-addons pinball loss",
+)
+def quantile(
+    predictions: ArrayLike, targets: ArrayLike, *, tau: float = 0.5, weights: ArrayLike | None = None,
+    where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """Quantile (pinball) loss for the ``tau``-quantile.
+
+    With ``u = t - p``: ``tau * u`` if ``u >= 0`` (under-prediction) else
+    ``(tau - 1) * u``. Minimised in expectation by the ``tau``-quantile of the
+    target distribution; ``tau = 0.5`` is half the absolute error. Use it for
+    prediction intervals or asymmetric costs.
+
+    Args:
+      predictions: real array, any shape.
+      targets: real array of the same shape.
+      tau: the quantile, in [0, 1].
+      weights, where, reduction: as in :func:`mean_squared_error`.
+
+    Under-predicting costs ``tau`` per unit, over-predicting ``1 - tau``:
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> jl.quantile(jnp.array([0.0, 2.0]), jnp.array([1.0, 1.0]), tau=0.9, reduction="none").tolist()
+    [0.9000000357627869, 0.09999999403953552]
+    """
+
+    def kernel(p: jax.Array, t: jax.Array) -> jax.Array:
+        residual = t - p
+        return jnp.maximum(tau * residual, (tau - 1.0) * residual)
+
+    return _core.elementwise(
+        kernel, predictions, targets, fn="quantile", weights=weights, where=where, reduction=reduction,
+    )
+
+
+@register(
+    family="regression", task="regression", aliases=("msle",),
+    formula="(log(1 + max(p, 0)) - log(1 + max(t, 0)))^2",
+    summary="relative errors on non-negative targets spanning orders of magnitude (counts, prices)",
+    properties=("nonnegative", "zero_at_target"),
+    inputs="nonnegative_regression", toy_problem="regression_positive",
+    reference="sklearn.metrics.mean_squared_log_error; keras.losses.MeanSquaredLogarithmicError",
+)
+def mean_squared_log_error(
+    predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
+    where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """Mean squared logarithmic error, ``(log1p(p) - log1p(t))^2``.
+
+    Use it for non-negative targets where a relative error matters more than an
+    absolute one. Negative values are clipped to 0 first (as Keras does), so the
+    value and the gradient stay finite for any input; the gradient is 0 for
+    negative predictions.
+
+    Args:
+      predictions: real array, any shape (meaningful for values >= 0).
+      targets: non-negative array of the same shape.
+      weights, where, reduction: as in :func:`mean_squared_error`.
+
+    >>> import jax.numpy as jnp, jaxloss as jl, math
+    >>> abs(float(jl.mean_squared_log_error(jnp.array([math.e - 1]), jnp.array([0.0]))) - 1.0) < 1e-6
+    True
+    """
+
+    def kernel(p: jax.Array, t: jax.Array) -> jax.Array:
+        return jnp.square(jnp.log1p(jnp.maximum(p, 0)) - jnp.log1p(jnp.maximum(t, 0)))
+
+    return _core.elementwise(
+        kernel, predictions, targets, fn="mean_squared_log_error", weights=weights, where=where, reduction=reduction,
+    )
+
+
+@register(
+    family="regression", task="regression", aliases=("mape",),
+    formula="|p - t| / max(|t|, eps)",
+    summary="relative error as a fraction (0.1 = 10%), for targets far from zero",
+    properties=("nonnegative", "zero_at_target", "convex", "symmetric"),
+    inputs="positive_regression", toy_problem="regression_positive",
+    reference="sklearn.metrics.mean_absolute_percentage_error (a fraction, not a percentage)",
+)
+def mean_absolute_percentage_error(
+    predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
+    where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """Mean absolute percentage error as a fraction: ``|p - t| / max(|t|, eps)``.
+
+    Returned as a fraction like scikit-learn (0.1 means 10%), not as a
+    percentage like Keras. ``eps`` is float64 machine epsilon, as in
+    scikit-learn: a target of exactly 0 gives a huge but finite value. Use it
+    when targets are far from zero and errors should be relative.
+
+    Args:
+      predictions: real array, any shape.
+      targets: real array of the same shape, away from 0.
+      weights, where, reduction: as in :func:`mean_squared_error`.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> round(float(jl.mean_absolute_percentage_error(jnp.array([110.0, 90.0]), jnp.array([100.0, 100.0]))), 6)
+    0.1
+    """
+
+    def kernel(p: jax.Array, t: jax.Array) -> jax.Array:
+        return jnp.abs(p - t) / jnp.maximum(jnp.abs(t), jnp.asarray(_MAPE_EPSILON, t.dtype))
+
+    return _core.elementwise(
+        kernel, predictions, targets, fn="mean_absolute_percentage_error",
+        weights=weights, where=where, reduction=reduction,
+    )
+
+
+@register(
+    family="regression", task="count regression",
+    formula="exp(p) - t p   (log_input=True; + t log t - t + 0.5 log(2 pi t) if full)",
+    summary="counts (events per interval): the negative log-likelihood of a Poisson rate",
+    properties=("convex", "smooth"),
+    inputs="count_regression", toy_problem="regression_counts", optax="poisson_nll_loss",
+    reference="torch.nn.PoissonNLLLoss; keras.losses.Poisson (log_input=False)",
+)
+def poisson_nll(
+    predictions: ArrayLike, targets: ArrayLike, *, log_input: bool = True, full: bool = False,
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """Poisson negative log-likelihood of counts ``t`` under a predicted rate.
+
+    With ``log_input=True`` (default) the predictions are log-rates ``p`` and
+    the loss is ``exp(p) - t * p``; with ``log_input=False`` they are rates and
+    the loss is ``p - t * log(p + 1e-8)`` (Keras's ``Poisson``). ``full=True``
+    adds the Stirling term ``t log t - t + 0.5 log(2 pi t)`` (for ``t > 1``),
+    which makes the loss the exact NLL up to ``log t!``. Matches PyTorch's
+    ``PoissonNLLLoss``. Not non-negative: its minimum over ``p`` is
+    ``t - t log t``.
+
+    Args:
+      predictions: log-rates (default) or rates.
+      targets: non-negative counts, same shape.
+      log_input: whether predictions are log-rates.
+      full: add the Stirling approximation term.
+      weights, where, reduction: as in :func:`mean_squared_error`.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> float(jl.poisson_nll(jnp.array([0.0]), jnp.array([3.0])))
+    1.0
+    """
+
+    def kernel(p: jax.Array, t: jax.Array) -> jax.Array:
+        if log_input:
+            values = jnp.exp(p) - t * p
+        else:
+            values = p - t * jnp.log(p + _POISSON_EPSILON)
+        if full:
+            big = t > 1
+            safe_t = jnp.where(big, t, 1.0)
+            stirling = safe_t * jnp.log(safe_t) - safe_t + 0.5 * jnp.log(2 * math.pi * safe_t)
+            values = values + jnp.where(big, stirling, 0.0)
+        return values
+
+    return _core.elementwise(
+        kernel, predictions, targets, fn="poisson_nll", weights=weights, where=where, reduction=reduction,
+    )
+
+
+@register(
+    family="regression", task="probabilistic regression",
+    formula="0.5 (log v + (p - t)^2 / v)   (v = max(variance, 1e-6); + 0.5 log(2 pi) if full)",
+    summary="regression that also predicts its own uncertainty (heteroscedastic noise)",
+    properties=("convex", "smooth", "symmetric"),
+    inputs="regression", toy_problem="regression",
+    reference="Nix and Weigend, 1994; torch.nn.GaussianNLLLoss",
+)
+def gaussian_nll(
+    predictions: ArrayLike, targets: ArrayLike, *, variance: ArrayLike | None = None,
+    log_variance: ArrayLike | None = None, full: bool = False, weights: ArrayLike | None = None,
+    where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """Gaussian negative log-likelihood of ``t`` under ``N(p, variance)``.
+
+    ``0.5 * (log v + (p - t)^2 / v)`` with the variance ``v`` clamped below at
+    ``1e-6`` as PyTorch's ``GaussianNLLLoss`` does; ``full=True`` adds
+    ``0.5 log(2 pi)``. Pass ``variance=`` (positive) or, better for training a
+    variance head, ``log_variance=`` (any real; no clamp needed:
+    ``0.5 * (s + (p - t)^2 exp(-s))``). Both broadcast to the predictions and
+    are differentiable. With neither, the variance is 1 (half the squared
+    error). "convex" refers to the predictions (the means).
+
+    Args:
+      predictions: predicted means.
+      targets: observations, same shape.
+      variance: predicted variances (> 0), broadcastable to predictions.
+      log_variance: predicted log-variances, broadcastable to predictions.
+      full: add the constant ``0.5 log(2 pi)``.
+      weights, where, reduction: as in :func:`mean_squared_error`.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> float(jl.gaussian_nll(jnp.array([1.0]), jnp.array([3.0]), variance=jnp.array([2.0])))
+    1.3465735912322998
+    """
+    fn = "gaussian_nll"
+    if variance is not None and log_variance is not None:
+        raise ValueError(f"{fn}: pass variance= or log_variance=, not both.")
+    p_shape = tuple(jnp.shape(predictions))
+    scale = log_variance if log_variance is not None else variance
+    if scale is not None:
+        scale = _core.float_array(scale, name="log_variance" if log_variance is not None else "variance", fn=fn)
+        scale = _core.broadcastable(scale, p_shape, fn=fn, name="variance" if log_variance is None else "log_variance")
+        if where is not None:
+            scale = _core.exclude(scale, _core.mask_array(where, p_shape, fn=fn))
+        scale = _core.upcast(scale)
+
+    def kernel(p: jax.Array, t: jax.Array) -> jax.Array:
+        sq = jnp.square(p - t)
+        if log_variance is not None:
+            s = scale.astype(p.dtype)
+            values = 0.5 * (s + sq * jnp.exp(-s))
+        elif variance is not None:
+            v = jnp.maximum(scale.astype(p.dtype), _VARIANCE_EPSILON)
+            values = 0.5 * (jnp.log(v) + sq / v)
+        else:
+            values = 0.5 * sq
+        if full:
+            values = values + 0.5 * math.log(2 * math.pi)
+        return values
+
+    return _core.elementwise(kernel, predictions, targets, fn=fn, weights=weights, where=where, reduction=reduction)
