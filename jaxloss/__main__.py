@@ -1,0 +1,3 @@
+from jaxloss.cli import main
+
+raise SystemExit(main())
