@@ -60,6 +60,9 @@ arrays (fixed shapes and dtypes, so it can be a ``lax.scan`` carry)::
   matrix); without it they are binary.
 * ``merge`` is elementwise addition of the states for every metric except ``r2``, whose state holds a
   running mean and uses Chan's stable pairwise combination; use ``m.merge`` rather than ``+``.
+* A ``Metric`` holds functions, not arrays: close over it (or pass it as a static argument) and
+  pass only its *state* through ``jit``/``scan``. ``get`` and the constructors return the same
+  object for the same options, so a jit cache keyed on the metric is reused across calls.
 * Every streaming metric is exact (equals the one-shot function on the concatenated data) except
   ``auc``, a histogram approximation with a documented and tested error bound (see
   :func:`auc_metric` and :func:`auc_histogram_bound`).
@@ -1141,6 +1144,24 @@ class Metric(NamedTuple):
     greater_is_better: bool
 
 
+def _memoized(constructor):
+    """Same options -> the same Metric object, so a caller's jit cache keyed on it is reused."""
+    cache: dict = {}
+
+    @functools.wraps(constructor)
+    def wrapper(**options):
+        key = tuple(sorted(options.items()))
+        try:
+            return cache[key]
+        except KeyError:
+            metric = cache[key] = constructor(**options)
+            return metric
+        except TypeError:  # an unhashable option: build without caching
+            return constructor(**options)
+
+    return wrapper
+
+
 def _add(a, b):
     return jax.tree.map(jnp.add, a, b)
 
@@ -1168,6 +1189,7 @@ def _mean_compute(state: MeanState) -> Array:
     return _safe_div(state.total, state.weight)
 
 
+@_memoized
 def accuracy_metric(*, top_k: int = 1, from_logits: bool = False) -> Metric:
     """Streaming :func:`accuracy` (exact). ``from_logits`` is accepted and ignored (order only).
 
@@ -1184,6 +1206,7 @@ def accuracy_metric(*, top_k: int = 1, from_logits: bool = False) -> Metric:
     return _additive("accuracy", _mean_init, stats, _mean_compute, True)
 
 
+@_memoized
 def binary_accuracy_metric(*, threshold=0.5, from_logits: bool = False) -> Metric:
     """Streaming :func:`binary_accuracy` (exact)."""
     fn = "binary_accuracy_metric.update"
@@ -1235,20 +1258,24 @@ _STREAMING_PRF_DOC = """
     """
 
 
+@_memoized
 def precision_metric(*, average="default", num_classes=None, threshold=0.5,
                      from_logits=False) -> Metric:
     return _prf_metric("precision", "precision", 1.0, average, num_classes, threshold, from_logits)
 
 
+@_memoized
 def recall_metric(*, average="default", num_classes=None, threshold=0.5,
                   from_logits=False) -> Metric:
     return _prf_metric("recall", "recall", 1.0, average, num_classes, threshold, from_logits)
 
 
+@_memoized
 def f1_metric(*, average="default", num_classes=None, threshold=0.5, from_logits=False) -> Metric:
     return _prf_metric("f1", "f", 1.0, average, num_classes, threshold, from_logits)
 
 
+@_memoized
 def fbeta_metric(*, beta: float = 1.0, average="default", num_classes=None, threshold=0.5,
                  from_logits=False) -> Metric:
     return _prf_metric("fbeta", "f", float(beta), average, num_classes, threshold, from_logits)
@@ -1260,6 +1287,7 @@ f1_metric.__doc__ = "Streaming :func:`f1_score`." + _STREAMING_PRF_DOC
 fbeta_metric.__doc__ = "Streaming :func:`fbeta_score`." + _STREAMING_PRF_DOC
 
 
+@_memoized
 def log_loss_metric(*, from_logits: bool = False, epsilon=None) -> Metric:
     """Streaming :func:`log_loss` (exact). State: weighted loss sum and total weight."""
     fn = "log_loss_metric.update"
@@ -1283,24 +1311,28 @@ def _error_metric(name, fn_name, error, root=False) -> Metric:
     return _additive(name, _mean_init, stats, compute, False)
 
 
+@_memoized
 def mse_metric(*, from_logits: bool = False) -> Metric:
     """Streaming :func:`mean_squared_error` (exact). ``from_logits`` is ignored."""
     del from_logits
     return _error_metric("mse", "mse_metric", jnp.square)
 
 
+@_memoized
 def rmse_metric(*, from_logits: bool = False) -> Metric:
     """Streaming :func:`root_mean_squared_error` (exact: the root of the pooled MSE)."""
     del from_logits
     return _error_metric("rmse", "rmse_metric", jnp.square, root=True)
 
 
+@_memoized
 def mae_metric(*, from_logits: bool = False) -> Metric:
     """Streaming :func:`mean_absolute_error` (exact). ``from_logits`` is ignored."""
     del from_logits
     return _error_metric("mae", "mae_metric", jnp.abs)
 
 
+@_memoized
 def r2_metric(*, from_logits: bool = False) -> Metric:
     """Streaming :func:`r2_score` (exact up to rounding).
 
@@ -1321,6 +1353,7 @@ def r2_metric(*, from_logits: bool = False) -> Metric:
     return Metric("r2", init, update, _merge_moments, _r2_from_state, True)
 
 
+@_memoized
 def ece_metric(*, num_bins: int = 15, from_logits: bool = False) -> Metric:
     """Streaming :func:`expected_calibration_error` (exact). State: three per-bin sums."""
     num_bins = _check_static_int("ece_metric", "num_bins", num_bins, 1)
@@ -1336,6 +1369,7 @@ def ece_metric(*, num_bins: int = 15, from_logits: bool = False) -> Metric:
     return _additive("ece", init, stats, _ece_from_state, False)
 
 
+@_memoized
 def auc_metric(*, num_thresholds: int = 200, from_logits: bool = False) -> Metric:
     """Streaming ROC AUC from a histogram of scores (approximate, with a bound).
 

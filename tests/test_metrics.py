@@ -485,6 +485,9 @@ def test_get_names_and_errors():
         assert isinstance(m, metrics.Metric)
         assert m.greater_is_better == (m.name not in {"log_loss", "mse", "rmse", "mae", "ece"})
     assert metrics.get("ROC_AUC").name == "auc"
+    # same options -> same object (a stable static argument / jit cache key)
+    assert metrics.get("auc", from_logits=True) is metrics.get("roc_auc", from_logits=True)
+    assert metrics.get("auc") is not metrics.get("auc", from_logits=True)
     with pytest.raises(ValueError, match=r"History adds the 'val_' prefix itself: ask for 'auc'"):
         metrics.get("val_auc")
     with pytest.raises(ValueError, match=r"unknown metric 'bogus'.*accuracy"):
