@@ -41,4 +41,18 @@ from jaxloss.losses import nll as nll
 from jaxloss.losses import softmax_cross_entropy as softmax_cross_entropy
 from jaxloss.losses import squared_hinge as squared_hinge
 
+# Composition.
+from jaxloss.compose import Composite as Composite
+from jaxloss.compose import Objective as Objective
+from jaxloss.compose import Regularizer as Regularizer
+from jaxloss.compose import Schedule as Schedule
+from jaxloss.compose import combine as combine
+from jaxloss.compose import cyclical_schedule as cyclical_schedule
+from jaxloss.compose import l1 as l1
+from jaxloss.compose import l2 as l2
+from jaxloss.compose import linear_schedule as linear_schedule
+from jaxloss.compose import objective as objective
+from jaxloss.compose import term as term
+from jaxloss.compose import warmup as warmup
+
 __version__ = "0.1.0"
