@@ -31,6 +31,7 @@ from jaxloss.losses import quantile as quantile
 from jaxloss.losses import smooth_l1 as smooth_l1
 
 # Classification.
+from jaxloss.losses import bce as bce
 from jaxloss.losses import binary_cross_entropy as binary_cross_entropy
 from jaxloss.losses import cross_entropy as cross_entropy
 from jaxloss.losses import focal as focal

@@ -45,7 +45,26 @@ def markdown_table(family: str | None = None) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+START, END = "<!-- catalog:start -->", "<!-- catalog:end -->"
+
+
+def readme_with_catalog(text: str) -> str:
+    """README text with the catalog table between its markers regenerated."""
+    if START not in text or END not in text:
+        raise ValueError(f"README has no {START} ... {END} markers")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{markdown_table()}{END}{tail}"
+
+
 def _run(args: Any) -> int:
+    if args.update_readme:
+        with open(args.update_readme, encoding="utf-8") as f:
+            text = f.read()
+        with open(args.update_readme, "w", encoding="utf-8") as f:
+            f.write(readme_with_catalog(text))
+        print(f"updated the catalog in {args.update_readme}")
+        return 0
     rows = catalog_rows(args.family)
     if args.markdown:
         print(markdown_table(args.family), end="")
@@ -67,4 +86,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--family", help="only this family (regression, classification, ...)")
     p.add_argument("-v", "--verbose", action="store_true", help="show options, properties and when to use each")
     p.add_argument("--markdown", action="store_true", help="print the Markdown table used in README.md")
+    p.add_argument("--update-readme", metavar="PATH", help="rewrite the catalog table in this README")
     p.set_defaults(func=_run)

@@ -26,3 +26,4 @@ from jaxloss.losses._regression import smooth_l1 as smooth_l1
 mse = mean_squared_error
 mae = mean_absolute_error
 cross_entropy = softmax_cross_entropy
+bce = binary_cross_entropy
