@@ -56,4 +56,16 @@ from jaxloss.compose import objective as objective
 from jaxloss.compose import term as term
 from jaxloss.compose import warmup as warmup
 
+# Margin (PyTorch's margin losses).
+from jaxloss.losses import hinge_embedding as hinge_embedding
+from jaxloss.losses import margin_ranking as margin_ranking
+from jaxloss.losses import multi_margin as multi_margin
+from jaxloss.losses import multilabel_margin as multilabel_margin
+from jaxloss.losses import multilabel_soft_margin as multilabel_soft_margin
+from jaxloss.losses import soft_margin as soft_margin
+
+# Ranking (lists of scores against relevance labels).
+from jaxloss.losses import listwise_softmax as listwise_softmax
+from jaxloss.losses import pairwise_logistic as pairwise_logistic
+
 __version__ = "0.1.0"

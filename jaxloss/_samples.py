@@ -272,6 +272,153 @@ _kind(
 )
 
 
+# -- margin and ranking -------------------------------------------------------------------------
+
+
+def _signs(rng: np.random.Generator, n: int) -> np.ndarray:
+    return 2 * _binary_targets(rng, n) - 1
+
+
+def _pairwise_hard(rng: np.random.Generator, n: int) -> list[Sample]:
+    y = _signs(rng, n)
+    b = rng.normal(size=_shape(n))
+    return [
+        Sample((1e4 * y, -1e4 * y, y), description="scores of +-1e4, right order"),
+        Sample((-1e4 * y, 1e4 * y, y), description="scores of +-1e4, wrong order"),
+        Sample((b.copy(), b, y), description="tied scores"),
+        Sample((np.zeros(_shape(n)), np.zeros(_shape(n)), y), description="zero scores"),
+    ]
+
+
+_kind(
+    "pairwise_scores",
+    random=lambda rng, n: Sample((rng.normal(size=_shape(n)) * 2, rng.normal(size=_shape(n)) * 2, _signs(rng, n))),
+    perfect=lambda rng, n: (lambda b, y: Sample((b + 2.0 * y, b, y)))(rng.normal(size=_shape(n)), _signs(rng, n)),
+    hard=_pairwise_hard,
+    doc="two score arrays and {-1, +1} targets (+1: the first should rank higher), all of one shape",
+)
+
+_kind(
+    "distances",
+    random=lambda rng, n: Sample((rng.uniform(0, 3, _shape(n)), _signs(rng, n))),
+    perfect=lambda rng, n: (lambda y: Sample((np.where(y > 0, 0.0, 2.0), y)))(_signs(rng, n)),
+    hard=lambda rng, n: [
+        Sample((np.full(_shape(n), 1e4), _signs(rng, n)), description="distances of 1e4"),
+        Sample((np.zeros(_shape(n)), _signs(rng, n)), description="zero distances"),
+        Sample((np.ones(_shape(n)), _signs(rng, n)), description="distances exactly at the margin"),
+        Sample((np.full(_shape(n), 1e20), _signs(rng, n)), description="distances of 1e20", requires="bounded_gradient"),
+    ],
+    doc="non-negative distances and {-1, +1} targets (+1: similar pair) of the same shape",
+)
+
+
+def _multi_hot(rng: np.random.Generator, n: int) -> np.ndarray:
+    t = rng.integers(0, 2, (n, NUM_CLASSES)).astype(np.float64)
+    t[0] = 0.0  # an example with no positive label
+    return t
+
+
+def _multilabel_hard(rng: np.random.Generator, n: int) -> list[Sample]:
+    t = _multi_hot(rng, n)
+    big_right = 1e4 * (2 * t - 1)
+    return [
+        Sample((big_right, t), description="logits of +-1e4, right"),
+        Sample((-big_right, t), description="logits of +-1e4, wrong"),
+        Sample((np.zeros((n, NUM_CLASSES)), t), description="logits of exactly 0"),
+        Sample((rng.normal(size=(n, NUM_CLASSES)), np.ones((n, NUM_CLASSES))), description="every label positive"),
+    ]
+
+
+_kind(
+    "multilabel_logits",
+    random=lambda rng, n: Sample((rng.normal(size=(n, NUM_CLASSES)) * 2, _multi_hot(rng, n))),
+    perfect=lambda rng, n: (lambda t: Sample((40.0 * (2 * t - 1), t)))(_multi_hot(rng, n)),
+    hard=_multilabel_hard,
+    example_ndim=lambda s: np.ndim(s.args[0]) - 1,
+    doc="logits (n, K) and multi-hot {0, 1} targets (n, K)",
+)
+
+
+def _index_lists(rng: np.random.Generator, n: int) -> np.ndarray:
+    """PyTorch's multilabel_margin targets: class indices, -1 ends the list.
+
+    Some rows carry valid-looking indices after the first -1: they must be ignored.
+    """
+    out = np.full((n, NUM_CLASSES), -1, np.int32)
+    for i in range(n):
+        k = rng.integers(1, NUM_CLASSES)
+        out[i, :k] = rng.permutation(NUM_CLASSES)[:k]
+        if i % 2 and k < NUM_CLASSES - 1:
+            out[i, k + 1] = rng.integers(0, NUM_CLASSES)  # after the -1: ignored
+    return out
+
+
+def _index_lists_to_multi_hot(t: np.ndarray) -> np.ndarray:
+    hot = np.zeros(t.shape)
+    for i, row in enumerate(t):
+        for c in row:
+            if c < 0:
+                break
+            hot[i, c] = 1.0
+    return hot
+
+
+def _multilabel_indices_hard(rng: np.random.Generator, n: int) -> list[Sample]:
+    t = _index_lists(rng, n)
+    big_right = 1e4 * (2 * _index_lists_to_multi_hot(t) - 1)
+    x = rng.normal(size=(n, NUM_CLASSES))
+    every = np.tile(np.arange(NUM_CLASSES, dtype=np.int32), (n, 1))
+    return [
+        Sample((big_right, t), description="scores of +-1e4, right"),
+        Sample((-big_right, t), description="scores of +-1e4, wrong"),
+        Sample((np.zeros((n, NUM_CLASSES)), t), description="scores of exactly 0"),
+        Sample((x, np.full((n, NUM_CLASSES), -1, np.int32)), description="no target class (all padding)"),
+        Sample((x, every), description="every class a target"),
+    ]
+
+
+_kind(
+    "multilabel_indices",
+    random=lambda rng, n: Sample((rng.normal(size=(n, NUM_CLASSES)) * 2, _index_lists(rng, n))),
+    perfect=lambda rng, n: (lambda t: Sample((40.0 * _index_lists_to_multi_hot(t), t)))(_index_lists(rng, n)),
+    hard=_multilabel_indices_hard,
+    example_ndim=lambda s: np.ndim(s.args[0]) - 1,
+    doc="scores (n, K) and int class-index lists (n, K) padded with -1 (PyTorch's multilabel_margin format)",
+)
+
+LIST_SIZE = 5
+
+
+def _relevance(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.integers(0, 4, (n, LIST_SIZE)).astype(np.float64)  # graded 0..3, with ties
+
+
+def _ranking_hard(rng: np.random.Generator, n: int) -> list[Sample]:
+    r = _relevance(rng, n)
+    r[0] = 0.0  # a list with no relevant item
+    big_right = 1e4 * np.sign(r - r.mean(-1, keepdims=True) + 1e-3)
+    items = np.ones((n, LIST_SIZE), bool)
+    items[0] = False  # an all-masked list
+    items[1, ::2] = False  # padding inside a list
+    return [
+        Sample((big_right, r), description="scores of +-1e4, right order"),
+        Sample((-big_right, r), description="scores of +-1e4, wrong order"),
+        Sample((np.zeros((n, LIST_SIZE)), np.ones((n, LIST_SIZE))), description="tied scores and tied relevance"),
+        Sample((rng.normal(size=(n, LIST_SIZE)) * 1e4, r), {"where": items},
+               description="all-masked and padded lists, scores of 1e4"),
+    ]
+
+
+_kind(
+    "ranking_lists",
+    random=lambda rng, n: Sample((rng.normal(size=(n, LIST_SIZE)) * 2, _relevance(rng, n))),
+    perfect=lambda rng, n: (lambda r: Sample((40.0 * r, r)))(_relevance(rng, n)),
+    hard=_ranking_hard,
+    example_ndim=lambda s: np.ndim(s.args[0]) - 1,
+    doc="scores (n, list_size) and non-negative relevance (n, list_size); one loss per list",
+)
+
+
 def kind(name: str) -> InputKind:
     try:
         return KINDS[name]

@@ -11,6 +11,14 @@ from jaxloss.losses._classification import multiclass_hinge as multiclass_hinge
 from jaxloss.losses._classification import nll as nll
 from jaxloss.losses._classification import softmax_cross_entropy as softmax_cross_entropy
 from jaxloss.losses._classification import squared_hinge as squared_hinge
+from jaxloss.losses._margin import hinge_embedding as hinge_embedding
+from jaxloss.losses._margin import margin_ranking as margin_ranking
+from jaxloss.losses._margin import multi_margin as multi_margin
+from jaxloss.losses._margin import multilabel_margin as multilabel_margin
+from jaxloss.losses._margin import multilabel_soft_margin as multilabel_soft_margin
+from jaxloss.losses._margin import soft_margin as soft_margin
+from jaxloss.losses._ranking import listwise_softmax as listwise_softmax
+from jaxloss.losses._ranking import pairwise_logistic as pairwise_logistic
 from jaxloss.losses._regression import gaussian_nll as gaussian_nll
 from jaxloss.losses._regression import huber as huber
 from jaxloss.losses._regression import log_cosh as log_cosh

@@ -470,7 +470,8 @@ def multiclass_hinge(
 
     ``max(0, margin + max_{j != y} s_j - s_y)``: only the strongest wrong class
     is penalised. (PyTorch's ``multi_margin_loss`` is the Weston-Watkins form,
-    which sums over every wrong class instead.) Matches optax's
+    which sums over every wrong class instead and divides by the number of
+    classes: :func:`jaxloss.multi_margin`.) Matches optax's
     ``multiclass_hinge_loss`` at ``margin=1``.
 
     Args:
