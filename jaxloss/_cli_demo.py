@@ -1,0 +1,67 @@
+"""``jaxloss demo`` (the gallery) and ``jaxloss playground`` (the interactive loss explorer)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+
+def _list() -> int:
+    from jaxloss import demos
+
+    width = max(len(n) for n in demos.names())
+    print("Demos (run one with `jaxloss demo NAME`, all with `jaxloss demo all`):\n")
+    for name in demos.names():
+        print(f"  {name:<{width}}  {demos.get(name).BLURB}")
+    return 0
+
+
+def _run_demo(args: Any) -> int:
+    if not args.name:
+        return _list()
+    from jaxloss import demos
+
+    todo = demos.names() if args.name == ["all"] or "all" in args.name else args.name
+    modules = [demos.get(n) for n in todo]  # unknown names fail before anything runs
+    formats = tuple(dict.fromkeys(args.format or ["png"]))
+    start = time.perf_counter()
+    for module in modules:
+        result = module.run(args.out, fast=args.fast, formats=formats, show=args.show)
+        print(result.report(), f"\n  ({result.seconds:.1f} s)\n")
+        sys.stdout.flush()
+    if len(modules) > 1:
+        print(f"{len(modules)} demos in {time.perf_counter() - start:.1f} s; figures in {args.out}")
+    return 0
+
+
+def _run_playground(args: Any) -> int:
+    from jaxloss import playground
+
+    playground.playground(args.losses or None, prediction=args.prediction, target=args.target,
+                          load=args.load, save_to=args.save, out=args.out, show=not args.no_show)
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from jaxloss.demos._common import add_options
+
+    p = subparsers.add_parser("demo", help="run the demo gallery (figures explaining losses)",
+                              description="Without NAME: list the demos. NAME may be 'all' or several names.")
+    p.add_argument("name", nargs="*", help="demo name(s), or 'all'")
+    add_options(p)
+    p.set_defaults(func=_run_demo)
+
+    q = subparsers.add_parser("playground", help="sliders for prediction, target and loss options, live",
+                              description="An interactive matplotlib window: pick losses, move the prediction, "
+                              "the target and each loss's options, and watch the loss and its gradient. "
+                              "Without a display it saves a static figure instead.")
+    q.add_argument("losses", nargs="*", help="losses to offer (default: a regression selection)")
+    q.add_argument("--prediction", type=float, default=None, help="starting prediction")
+    q.add_argument("--target", type=float, default=None, help="starting target")
+    q.add_argument("--load", help="JSON settings file to start from")
+    q.add_argument("--save", help="JSON file to write the settings to (also the 'save' button's file)")
+    q.add_argument("--out", default="jaxloss-out/playground.png", help="static figure when there is no display")
+    q.add_argument("--no-show", action="store_true", help="do not open a window; just save the figure")
+    q.set_defaults(func=_run_playground)
