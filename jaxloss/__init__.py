@@ -56,6 +56,14 @@ from jaxloss.compose import objective as objective
 from jaxloss.compose import term as term
 from jaxloss.compose import warmup as warmup
 
+# Inspection.
+from jaxloss.inspection import Card as Card
+from jaxloss.inspection import GradCurve as GradCurve
+from jaxloss.inspection import Report as Report
+from jaxloss.inspection import check as check
+from jaxloss.inspection import grad_curve as grad_curve
+from jaxloss.inspection import inspect as inspect
+
 # Margin (PyTorch's margin losses).
 from jaxloss.losses import hinge_embedding as hinge_embedding
 from jaxloss.losses import margin_ranking as margin_ranking

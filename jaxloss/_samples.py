@@ -436,7 +436,15 @@ def perfect_inputs(kind_name: str, rng: np.random.Generator, n: int = 6) -> Samp
 
 
 def hard_inputs(kind_name: str, rng: np.random.Generator, n: int = 4) -> list[Sample]:
-    return kind(kind_name).hard(rng, n)
+    """The kind's hard inputs, then the cases every kind shares (an empty mask)."""
+    return kind(kind_name).hard(rng, n) + _shared_hard(kind_name, rng, n)
+
+
+def _shared_hard(kind_name: str, rng: np.random.Generator, n: int) -> list[Sample]:
+    # Every example excluded: the mean divides by zero included entries and must give 0.
+    s = random_inputs(kind_name, rng, n)
+    where = np.zeros(example_shape(kind_name, s), bool)
+    return [dataclasses.replace(s, kwargs={**s.kwargs, "where": where}, description="every example masked out")]
 
 
 def example_shape(kind_name: str, sample: Sample) -> tuple[int, ...]:

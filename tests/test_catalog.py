@@ -306,47 +306,22 @@ def test_dtype_is_kept_and_half_precision_is_accurate(name, dtype):
 def hard_cases():
     params = []
     for entry in ENTRIES:
-        for i, case in enumerate(_samples.hard_inputs(entry.inputs, np.random.default_rng(6))):
+        for i, case in enumerate(jl.inspection.stability_cases(entry.name)):
             params.append(pytest.param(entry.name, i, id=f"{entry.name}-{case.description.replace(' ', '_')}"))
     return params
-
-
-def _all_finite(tree) -> bool:
-    return all(bool(np.all(np.isfinite(np.asarray(x, np.float64)))) for x in jax.tree_util.tree_leaves(tree))
 
 
 @pytest.mark.parametrize("name, case_index", hard_cases())
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16, jnp.float16], ids=lambda d: jnp.dtype(d).name)
 def test_stable_at_hard_inputs(name, case_index, dtype):
-    entry = jl.info(name)
-    case = _samples.hard_inputs(entry.inputs, np.random.default_rng(6))[case_index]
-    if not case.accepted_by(entry.fn):
-        pytest.skip(f"{name} takes no {sorted(case.kwargs)}")
-    if case.requires and case.requires not in entry.properties:
-        pytest.skip(f"this input is only promised finite for losses that claim {case.requires}")
-    args, kwargs = case.cast(dtype)
-    finite_before = [np.isfinite(np.asarray(a, np.float64)) for a in case.args if np.issubdtype(np.asarray(a).dtype, np.floating)]
-    finite_after = [np.isfinite(np.asarray(a, np.float64)) for a in args if np.asarray(a).dtype.kind in "fV" or np.asarray(a).dtype == jnp.bfloat16]
-    if any(not np.array_equal(b, a) for b, a in zip(finite_before, finite_after)):
-        pytest.skip(f"{case.description} overflows {jnp.dtype(dtype).name}")
-    value = entry.fn(*args, **kwargs)
-    reference32 = entry.fn(*case.cast(np.float32)[0], **kwargs)
-    if dtype != jnp.float32 and abs(float(reference32)) > float(jnp.finfo(dtype).max):
-        pytest.skip(f"the loss itself ({float(reference32):.3g}) overflows {jnp.dtype(dtype).name}")
-    assert _all_finite(value), f"{name}: value {value} at {case.description}"
-    for argnum in diff_args(entry, args):
-        f = loss_of(entry, args, kwargs, argnum)
-
-        @jax.jit
-        def derivatives(x):
-            out = {"jit value": f(x), "gradient": jax.grad(f)(x),
-                   "forward derivative": jax.jvp(f, (x,), (jnp.ones_like(x),))[1]}
-            if dtype == jnp.float32:
-                out["Hessian"] = jax.hessian(f)(x)
-            return out
-
-        for what, result in derivatives(jnp.asarray(args[argnum])).items():
-            assert _all_finite(result), f"{name}: {what} of argument {argnum} at {case.description}: {result}"
+    """The stability card's battery (jaxloss.check): value, jit value, gradient, forward derivative and
+    (float32) Hessian all finite; skipped only for options the loss does not take, inputs promised finite
+    only under a property it does not claim, and inputs or values that overflow the dtype."""
+    card = jl.check(name, cases=[case_index], dtypes=[dtype])
+    (row,) = card.rows
+    if row.skipped:
+        pytest.skip(row.detail)
+    assert card.ok, str(card)
 
 
 # -- claimed properties ---------------------------------------------------------------------------
