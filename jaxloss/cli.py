@@ -15,6 +15,7 @@ from collections.abc import Sequence
 # Modules that contribute commands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "jaxloss._cli_catalog",
+    "jaxloss._cli_bench",
     "jaxloss._cli_inspect",
     "jaxloss._cli_demo",
 )

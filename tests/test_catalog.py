@@ -86,6 +86,13 @@ def test_metadata_complete(name):
         assert key in params, f"{name}: registered hyperparameter {key} is not an argument"
 
 
+@per_loss([e.name for e in ENTRIES if e.optax])
+def test_named_optax_equivalent_exists(name):
+    import optax
+
+    assert hasattr(optax.losses, jl.info(name).optax), f"{name}: optax has no losses.{jl.info(name).optax}"
+
+
 def test_get_unknown_name_lists_known_names():
     with pytest.raises(KeyError, match="Did you mean 'huber'") as err:
         jl.get("hubert")

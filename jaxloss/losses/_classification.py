@@ -181,30 +181,57 @@ def softmax_cross_entropy(
     fn = "softmax_cross_entropy"
     inputs = _class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
     x = inputs.predictions
-    log_p = _core.log_probabilities(x, from_logits=from_logits)
     smoothing = not _is_zero(label_smoothing)
-    if smoothing:
-        # Uniform mass over the classes that can be predicted at all: a -inf
-        # logit (masked-out class) would otherwise make the loss infinite.
-        finite = jnp.isfinite(x) if from_logits else jnp.ones(x.shape, bool)
-        safe_log_p = jnp.where(finite, log_p, 0.0)
-        uniform_term = -jnp.sum(safe_log_p, axis=-1) / jnp.maximum(jnp.sum(finite, axis=-1), 1)
     if inputs.is_labels:
-        values = -_pick(log_p, inputs.targets)
+        # -log p_y = logsumexp(x) - x_y: two reductions and a gather over the
+        # logits, no log-probability array and no one-hot array materialised.
+        values = -_log_prob_of_label(x, inputs.targets, from_logits=from_logits)
         if smoothing:
-            values = (1.0 - label_smoothing) * values + label_smoothing * uniform_term
+            values = (1.0 - label_smoothing) * values - label_smoothing * _mean_log_prob(x, from_logits=from_logits)
         return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction, class_weights=class_weights)
     q = inputs.targets
     if smoothing:
-        finite = jnp.isfinite(x) if from_logits else jnp.ones(x.shape, bool)
+        finite = _predictable(x, from_logits=from_logits)
         q = (1.0 - label_smoothing) * q + label_smoothing * finite / jnp.maximum(
             jnp.sum(finite, axis=-1, keepdims=True), 1)
     if class_weights is not None:
         q = q * _class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=q.dtype)
+    return _finish(_cross_entropy_with_distribution(x, q, from_logits=from_logits), inputs,
+                   fn=fn, weights=weights, reduction=reduction)
+
+
+def _predictable(x: jax.Array, *, from_logits: bool) -> jax.Array:
+    """The classes that can be predicted at all (a -inf logit masks a class out)."""
+    return jnp.isfinite(x) if from_logits else jnp.ones(x.shape, bool)
+
+
+def _log_prob_of_label(x: jax.Array, labels: jax.Array, *, from_logits: bool) -> jax.Array:
+    """log p_y for integer labels, from logits or probabilities, without a log-probability array."""
+    if from_logits:
+        return _pick(x, labels) - jax.nn.logsumexp(x, axis=-1)
+    return jnp.log(jnp.clip(_pick(x, labels), _EPS, 1.0))
+
+
+def _mean_log_prob(x: jax.Array, *, from_logits: bool) -> jax.Array:
+    """The mean of log p_c over the predictable classes (the label-smoothing term)."""
+    if from_logits:
+        # Uniform mass over the classes that can be predicted: a -inf logit
+        # (masked-out class) would otherwise make the smoothed loss infinite.
+        finite = jnp.isfinite(x)
+        mean_logit = jnp.sum(jnp.where(finite, x, 0.0), axis=-1) / jnp.maximum(jnp.sum(finite, axis=-1), 1)
+        return mean_logit - jax.nn.logsumexp(x, axis=-1)
+    return jnp.mean(jnp.log(jnp.clip(x, _EPS, 1.0)), axis=-1)
+
+
+def _cross_entropy_with_distribution(x: jax.Array, q: jax.Array, *, from_logits: bool) -> jax.Array:
+    """-sum_c q_c log p_c with 0 log 0 = 0 (also for -inf logits), value and gradient."""
     present = q != 0
-    # 0 * log 0 = 0, also for -inf logits, in the value and the gradient.
-    values = -jnp.sum(jnp.where(present, q * jnp.where(present, log_p, 0.0), 0.0), axis=-1)
-    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+    if from_logits:
+        # sum_c q_c (logsumexp(x) - x_c), without materialising log p.
+        q_dot_x = jnp.sum(jnp.where(present, q * jnp.where(present, x, 0.0), 0.0), axis=-1)
+        return jnp.sum(q, axis=-1) * jax.nn.logsumexp(x, axis=-1) - q_dot_x
+    log_p = jnp.log(jnp.clip(x, _EPS, 1.0))
+    return -jnp.sum(jnp.where(present, q * log_p, 0.0), axis=-1)
 
 
 def _check_binary_targets(t: ArrayLike, *, fn: str, where: ArrayLike | None, allowed: str = "[0, 1]") -> None:
@@ -353,8 +380,7 @@ def focal(
     t = jnp.asarray(targets)
     if jnp.issubdtype(t.dtype, jnp.integer) and t.ndim == jnp.ndim(predictions) - 1:
         inputs = _class_inputs(fn, predictions, t, where=where, allow_probabilities=False)
-        log_p = _core.log_probabilities(inputs.predictions, from_logits=from_logits)
-        log_p_y = _pick(log_p, inputs.targets)
+        log_p_y = _log_prob_of_label(inputs.predictions, inputs.targets, from_logits=from_logits)
         values = -_modulating_factor(-jnp.expm1(log_p_y), gamma) * log_p_y
         if alpha is not None:
             a = jnp.asarray(alpha, values.dtype)
@@ -531,17 +557,16 @@ def kl_divergence(
     inputs = _class_inputs(fn, predictions, targets, where=where, allow_probabilities=True)
     if inputs.is_labels:
         raise TypeError(f"{fn}: targets must be probability vectors of the predictions' shape, not class indices.")
-    log_p = _core.log_probabilities(inputs.predictions, from_logits=from_logits)
     if log_targets:
         log_q = inputs.targets
         q = jnp.exp(log_q)
         present = q > 0
-        log_q = jnp.where(present, log_q, 0.0)
+        entropy_term = jnp.sum(jnp.where(present, q * jnp.where(present, log_q, 0.0), 0.0), axis=-1)
     else:
         q = inputs.targets
-        present = q > 0
-        log_q = _core.safe_log(q, present)
-    values = jnp.sum(jnp.where(present, q * (log_q - jnp.where(present, log_p, 0.0)), 0.0), axis=-1)
+        entropy_term = jnp.sum(_core.xlogx(q), axis=-1)
+    # KL = sum q log q - sum q log p: the negative entropy plus the cross-entropy.
+    values = entropy_term + _cross_entropy_with_distribution(inputs.predictions, q, from_logits=from_logits)
     return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
 
 

@@ -84,7 +84,7 @@ def mean_squared_error(
     formula="|p - t|",
     summary="regression robust to outliers; estimates the median",
     properties=("nonnegative", "zero_at_target", "convex", "symmetric", "bounded_gradient"),
-    inputs="regression", toy_problem="regression_outliers", optax="absolute_error",
+    inputs="regression", toy_problem="regression_outliers",
     reference="Laplace (1774); torch.nn.L1Loss; keras.losses.MeanAbsoluteError",
 )
 def mean_absolute_error(
@@ -360,7 +360,7 @@ def mean_absolute_percentage_error(
     formula="exp(p) - t p   (log_input=True; + t log t - t + 0.5 log(2 pi t) if full)",
     summary="counts (events per interval): the negative log-likelihood of a Poisson rate",
     properties=("convex", "smooth"),
-    inputs="count_regression", toy_problem="regression_counts", optax="poisson_nll_loss",
+    inputs="count_regression", toy_problem="regression_counts",
     reference="torch.nn.PoissonNLLLoss; keras.losses.Poisson (log_input=False)",
 )
 def poisson_nll(
