@@ -1,0 +1,68 @@
+"""Suite 5: start-up. ``import jaxloss`` against ``import jax, optax`` (whole process), and first-call compile latency."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxloss as jl
+
+from ._timing import fmt_seconds, markdown
+
+
+def _process_seconds(code: str, runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def run(quick: bool = False) -> dict:
+    runs = 3 if quick else 9
+    baseline, ours = [], []
+    for _ in range(runs):  # interleaved, one of each per round
+        baseline += _process_seconds("import jax, optax", 1)
+        ours += _process_seconds("import jaxloss", 1)
+    matplotlib_loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, jaxloss; print('matplotlib' in sys.modules)"],
+        check=True, capture_output=True, text=True).stdout.strip() == "True"
+    compile_rows = []
+    rng = np.random.default_rng(0)
+    for name in ("mean_squared_error", "softmax_cross_entropy", "binary_cross_entropy"):
+        entry = jl.info(name)
+        from jaxloss import _samples
+
+        args, kwargs = _samples.random_inputs(entry.inputs, rng, 256).cast(np.float32)
+        fn = jax.jit(jax.value_and_grad(lambda *a, f=entry.fn: f(*a, **kwargs)))
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        compile_rows.append({"loss": name, "first_call_s": first, "second_call_s": time.perf_counter() - start})
+    return {
+        "import_jax_optax_s": statistics.median(baseline), "import_jaxloss_s": statistics.median(ours),
+        "import_ratio": statistics.median(ours) / statistics.median(baseline),
+        "import_spread": [min(ours), max(ours), min(baseline), max(baseline)],
+        "matplotlib_imported_by_import_jaxloss": matplotlib_loaded, "compile": compile_rows,
+    }
+
+
+def report(result: dict) -> str:
+    lines = [
+        f"Whole-process `import jaxloss`: {fmt_seconds(result['import_jaxloss_s'])} against `import jax, optax`: "
+        f"{fmt_seconds(result['import_jax_optax_s'])} (ratio {result['import_ratio']:.2f}, medians). "
+        f"matplotlib imported by `import jaxloss`: {result['matplotlib_imported_by_import_jaxloss']}.",
+        "",
+        markdown(["loss (value and gradient, 256 examples)", "first call (trace + compile)", "second call"],
+                 [[r["loss"], fmt_seconds(r["first_call_s"]), fmt_seconds(r["second_call_s"])] for r in result["compile"]]),
+    ]
+    return "\n".join(lines)
