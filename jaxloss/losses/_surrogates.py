@@ -1,0 +1,211 @@
+"""Surrogate losses: differentiable stand-ins for metrics.
+
+Accuracy, F1 and ROC AUC are step functions of a model's parameters (see ``jaxloss.metrics``): their
+gradient is zero almost everywhere, so gradient descent cannot optimize them directly. A surrogate
+replaces the hard decision by a smooth one (a probability in place of a 0/1 prediction, a logistic
+loss in place of a 0/1 comparison of two scores) and can be trained on; read the metric itself to
+see how close the surrogate got.
+
+Conventions of this family:
+
+- ``soft_f1`` and ``pairwise_auc`` are **set-level** losses: the last axis holds the items of one
+  set (the labels of one multi-label example, or the examples of one batch), the leading axes index
+  sets, and ``reduction="none"`` gives one value per set. A 1-D array is one set: for a binary
+  classifier, ``soft_f1(logits, labels)`` on a batch of shape ``(batch,)`` is the batch's soft F1.
+  For macro-averaged multi-label F1 over a batch, pass the transposes (``logits.T, labels.T``):
+  one set per label.
+- ``soft_accuracy`` is per example, with the classes on the last axis, like
+  ``softmax_cross_entropy``.
+- Predictions are logits by default; ``from_logits=False`` takes probabilities.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxloss import _core
+from jaxloss._registry import Hyperparameter, register
+from jaxloss.losses._classification import _check_binary_targets, _class_inputs, _finish, _pick
+
+ArrayLike = Any
+
+__all__ = ["soft_f1", "pairwise_auc", "soft_accuracy"]
+
+
+def _item_mask(where: ArrayLike | None) -> Any:
+    """The per-set mask with a trailing item axis, for checking concrete targets item by item."""
+    if where is None or _core.is_traced(where):
+        return where
+    return jnp.asarray(where)[..., None]
+
+
+def _set_inputs(fn: str, predictions: ArrayLike, targets: ArrayLike, where: ArrayLike | None):
+    """Scores ``(..., m)`` and targets of the same shape, a per-set mask ``(...)``, the output dtype."""
+    x = _core.float_array(predictions, name="predictions", fn=fn)
+    _core.check_rank(x, min_rank=1, fn=fn, name="predictions", meaning="the items of a set on the last axis")
+    t = _core.target_array(targets, like=x, name="targets", fn=fn)
+    _core.check_same_shape(x, t, fn=fn)
+    mask = _core.mask_array(where, x.shape[:-1], fn=fn)
+    work = _core.compute_dtype(x.dtype)
+    return _core.exclude(x, mask).astype(work), _core.exclude(t, mask).astype(work), mask, x.dtype
+
+
+@register(
+    family="surrogate", task="binary",
+    formula="1 - (2 sum(p t) + eps) / (sum(p) + sum(t) + eps),  p = sigmoid(x), sums over the set's items",
+    summary="you report F1 on imbalanced binary or multi-label data and want to train on (a smooth) F1 itself",
+    hyperparameters={"epsilon": Hyperparameter(1.0, low=0.0, low_open=True,
+                                               doc="smoothing added to the numerator and denominator",
+                                               slider=(0.01, 2.0))},
+    properties=("nonnegative", "zero_at_target", "smooth", "bounded_gradient"),
+    inputs="multilabel_logits", toy_problem="binary_imbalanced",
+    reference="Jansche, Maximum Expected F-Measure Training of Logistic Regression Models, 2005; "
+              "the soft F1 / soft Dice loss (Milletari et al., V-Net, 2016, with smoothing eps)",
+)
+def soft_f1(
+    predictions: ArrayLike, targets: ArrayLike, *, epsilon: float = 1.0, from_logits: bool = True,
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """One minus the soft F1 score of each set: a differentiable stand-in for F1.
+
+    F1 is ``2 TP / (2 TP + FP + FN)`` with hard counts. The soft version counts with probabilities:
+    ``TP = sum(p t)``, ``2 TP + FP + FN = sum(p) + sum(t)``, so the loss per set is
+    ``1 - (2 sum(p t) + eps) / (sum(p) + sum(t) + eps)`` with ``p = sigmoid(x)``. The metric it stands
+    in for is ``jaxloss.metrics.f1_score`` (binary; per set); ``eps`` makes a set without positives
+    that predicts none score 1, as scikit-learn's ``zero_division=1.0`` does.
+
+    Use it when F1 is what you report and the classes are imbalanced, so cross-entropy's optimum is
+    far from F1's; it is not a proper scoring rule (the probabilities it learns are not calibrated)
+    and it is a set-level loss: its value depends on the batch, so use batches of a few dozen
+    examples or more.
+
+    Args:
+      predictions: logits (probabilities with ``from_logits=False``), shape ``(..., m)``: ``m`` items per set.
+      targets: ``{0, 1}`` (or soft, in [0, 1]) of the same shape.
+      epsilon: smoothing ``eps > 0`` in numerator and denominator.
+      from_logits: whether predictions are logits.
+      weights: per-set weights, broadcastable to ``predictions.shape[:-1]``.
+      where: per-set boolean mask of shape ``predictions.shape[:-1]``.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one value per set).
+
+    Numerical care: the denominator is at least ``eps``; ``sigmoid`` saturates to exactly 0 or 1 at
+    logits of +-1e4 with a zero, finite gradient; half precision is computed in float32.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> logits, labels = jnp.array([4.0, -4.0, 4.0, -4.0]), jnp.array([1.0, 0.0, 0.0, 0.0])
+    >>> round(float(jl.soft_f1(logits, labels, epsilon=1e-6)), 3)   # hard F1 = 2/3: loss near 1/3
+    0.337
+    """
+    fn = "soft_f1"
+    _check_binary_targets(targets, fn=fn, where=_item_mask(where))
+    x, t, mask, dtype = _set_inputs(fn, predictions, targets, where)
+    p = jax.nn.sigmoid(x) if from_logits else x
+    true_positives = jnp.sum(p * t, axis=-1)
+    # Denominator >= eps > 0: finite for sets without positives and without predicted positives.
+    values = 1.0 - (2.0 * true_positives + epsilon) / (jnp.sum(p, axis=-1) + jnp.sum(t, axis=-1) + epsilon)
+    return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
+
+
+@register(
+    family="surrogate", task="binary", aliases=("auc_loss",),
+    formula="sum_{i pos, j neg} log(1 + exp(-(s_i - s_j))) / (n_pos n_neg)   over the set's items",
+    summary="you report ROC AUC (ranking positives above negatives) and want to train on it directly",
+    properties=("nonnegative", "zero_at_target", "convex", "smooth", "bounded_gradient"),
+    inputs="multilabel_logits", toy_problem="binary_imbalanced",
+    reference="Yan et al., Optimizing Classifier Performance via an Approximation to the "
+              "Wilcoxon-Mann-Whitney Statistic, 2003; Burges et al., Learning to Rank using Gradient Descent "
+              "(RankNet), 2005",
+)
+def pairwise_auc(
+    predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
+    where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """Logistic surrogate of ROC AUC over the positive-negative pairs of each set.
+
+    ROC AUC is the fraction of (positive, negative) pairs whose scores are in the right order,
+    ``mean 1[s_i > s_j]``. Replacing the step ``1[s_i - s_j < 0]`` (a wrongly ordered pair) by the
+    logistic loss ``log(1 + exp(-(s_i - s_j)))``, which bounds it from above up to a factor
+    ``1 / log 2``, gives a convex, smooth loss whose minimum orders every pair: the metric it stands in
+    for is ``jaxloss.metrics.roc_auc`` (``1 - AUC <= loss / log 2``). Pairs are weighted by
+    ``t_i (1 - t_j)``; a set without a positive or without a negative has no pair and costs 0.
+
+    Use it for ranking quality on imbalanced binary data (one set per batch: pass the batch's scores
+    as a 1-D array) or for multi-label ranking (one set per example). It costs ``O(m^2)`` per set.
+
+    Args:
+      predictions: scores or logits, shape ``(..., m)``: ``m`` items per set.
+      targets: ``{0, 1}`` labels of the same shape.
+      weights: per-set weights, broadcastable to ``predictions.shape[:-1]``.
+      where: per-set boolean mask of shape ``predictions.shape[:-1]``.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one value per set).
+
+    Numerical care: a stable softplus (exact derivatives of every order) on score differences; the
+    pair normalizer is replaced by 1 for sets without pairs; half precision is computed in float32.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> scores, labels = jnp.array([3.0, -3.0, 2.0]), jnp.array([1.0, 0.0, 0.0])
+    >>> round(float(jl.pairwise_auc(scores, labels)), 4)   # log(1 + e^-6) and log(1 + e^-1), averaged
+    0.1578
+    """
+    fn = "pairwise_auc"
+    _check_binary_targets(targets, fn=fn, where=_item_mask(where))
+    s, t, mask, dtype = _set_inputs(fn, predictions, targets, where)
+    m = s.shape[-1]
+    diff = s[..., :, None] - s[..., None, :]  # s_i - s_j
+    pair = t[..., :, None] * (1.0 - t[..., None, :]) * (1.0 - jnp.eye(m, dtype=s.dtype))
+    total = jnp.sum(pair, axis=(-2, -1))
+    has_pairs = total > 0
+    values = jnp.sum(pair * _core.softplus(-diff), axis=(-2, -1)) / jnp.where(has_pairs, total, 1.0)
+    return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
+
+
+@register(
+    family="surrogate", task="multiclass", aliases=("expected_accuracy_loss",),
+    formula="1 - softmax(x)_y",
+    summary="you report accuracy and want a bounded loss that ignores examples far beyond repair (label noise)",
+    properties=("nonnegative", "zero_at_target", "smooth", "bounded_gradient"),
+    inputs="class_logits", toy_problem="multiclass",
+    reference="Expected 0-1 loss under the softmax (the 'probabilistic accuracy' surrogate); "
+              "Janocha and Czarnecki, On Loss Functions for Deep Neural Networks in Classification, 2017",
+)
+def soft_accuracy(
+    predictions: ArrayLike, targets: ArrayLike, *, from_logits: bool = True,
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """One minus the expected accuracy under the softmax: ``1 - p_y``.
+
+    Predicting a class at random from ``p = softmax(x)`` is right with probability ``p_y``; the mean
+    of ``1 - p_y`` is the expected error rate, a smooth stand-in for ``1 - accuracy`` (the metric is
+    ``jaxloss.metrics.accuracy``). Unlike cross-entropy it is bounded by 1, so a mislabelled example
+    costs at most 1 and its gradient fades as the model grows confident: robust to label noise, but
+    slow to start from confident wrong predictions and not a proper scoring rule.
+
+    Args:
+      predictions: logits (probabilities with ``from_logits=False``), shape ``(..., K)``.
+      targets: integer class indices ``(...)`` or probability vectors ``(..., K)`` (then
+        ``1 - sum_c q_c p_c``).
+      from_logits: whether predictions are logits.
+      weights, where, reduction: per-example weights, mask and reduction.
+
+    Numerical care: ``p_y = exp(log_softmax(x)_y)``, computed with a stop-gradient maximum, so logits of
+    +-1e4 and ``-inf`` logits on other classes give finite values and derivatives.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> round(float(jl.soft_accuracy(jnp.log(jnp.array([[0.7, 0.2, 0.1]])), jnp.array([0]))), 4)
+    0.3
+    """
+    fn = "soft_accuracy"
+    inputs = _class_inputs(fn, predictions, targets, where=where)
+    x = inputs.predictions
+    if from_logits:
+        p = jnp.exp(_core.log_probabilities(x, from_logits=True))
+    else:
+        p = x
+    if inputs.is_labels:
+        values = 1.0 - _pick(p, inputs.targets)
+    else:
+        values = 1.0 - jnp.sum(inputs.targets * p, axis=-1)
+    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
