@@ -224,7 +224,8 @@ def multilabel_soft_margin(
     # (1 - t) x + softplus(-x): BCE with logits, stable at any |x|.
     terms = (1.0 - ts) * xs + _core.softplus(-xs)
     if class_weights is not None:
-        terms = terms * _class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=work)
+        cw = _class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=work)
+        terms = terms * cw.reshape((1,) * (terms.ndim - 1) + cw.shape)  # explicit rank: no silent promotion
     values = jnp.sum(terms, axis=-1) / x.shape[-1]
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=x.dtype, fn=fn)
 

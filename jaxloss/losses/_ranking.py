@@ -189,7 +189,7 @@ def listwise_softmax(
     Numerical care: the log-softmax subtracts the (stop-gradient) maximum of
     the unmasked scores and leaves masked items out of the normaliser without
     ever evaluating ``exp`` at them; an all-masked list gives 0 with a zero
-    gradient (optax computes ``log_softmax`` of an all ``-inf`` row there).
+    gradient.
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> loss = jl.listwise_softmax(jnp.array([2.0, 1.0, 3.0]), jnp.array([1.0, 0.0, 0.0]))
