@@ -358,7 +358,7 @@ def draw_landscape(ax: Any, land: Landscape, *, title: str | None = None, log: b
     style_axes(ax, title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(False)
     if legend and land.paths:
-        ax.legend(loc="upper right", fontsize=9, framealpha=0.85, frameon=True)
+        ax.legend(loc="lower right", fontsize=9, framealpha=0.85, frameon=True)
     return ax
 
 

@@ -16,8 +16,7 @@ import optax
 
 import jaxloss as jl
 from jaxloss import plot
-from jaxloss.demos._common import DemoResult, Timer, finish, line_model, script_main
-from jaxloss.train import fit
+from jaxloss.demos._common import DemoResult, Timer, descend, finish, line_model, script_main
 
 NAME = "outliers"
 TITLE = "Outliers pull MSE, not MAE or Huber"
@@ -51,10 +50,9 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
     fits, histories = {}, {}
     for label, loss in LOSSES.items():
         params = {"w": jnp.zeros((), jnp.float32), "b": jnp.zeros((), jnp.float32)}
-        result = fit(line_model, params, loss, (x, y), optimizer=optimizer, epochs=epochs, batch_size=len(x),
-                     progress=False)
-        fits[label] = (float(result.params["w"]), float(result.params["b"]))
-        histories[label] = result.history["loss"]
+        final, values, _ = descend(lambda p, loss=loss: loss(line_model(p, x), y), params, optimizer, epochs)
+        fits[label] = (float(final["w"]), float(final["b"]))
+        histories[label] = np.asarray(values)
 
     fig, axes = plot.new_figure(1, 2, width=11.5, height=4.5)
     a0, a1 = axes[0]
@@ -72,7 +70,7 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
     for i, (label, values) in enumerate(histories.items()):
         a1.plot(np.arange(1, len(values) + 1), values / values[0], color=plot.PALETTE[i], label=label)
     a1.set_yscale("log")
-    plot.style_axes(a1, title="Training curves (optax Adam)", xlabel="step", ylabel="loss / first loss", legend=True)
+    plot.style_axes(a1, title="Training curves (full-batch optax Adam)", xlabel="step", ylabel="loss / first loss", legend=True)
     fig.tight_layout()
     figures = finish({"outliers": fig}, out_dir, formats=formats, show=show)
 
