@@ -271,7 +271,7 @@ def _describe_subject(fn: Any, options: dict[str, Any]) -> str:
 def _hessian(f_flat: Callable[[jax.Array], jax.Array], x: jax.Array) -> tuple[np.ndarray | None, np.ndarray | None, str]:
     n = x.size
     if n <= FULL_HESSIAN_LIMIT:
-        h = np.asarray(jax.jit(jax.hessian(f_flat))(x))
+        h = np.asarray(jax.hessian(f_flat)(x))
         return h, np.diagonal(h).copy(), f"full, {n}x{n}"
     if n <= DIAGONAL_HESSIAN_LIMIT:
         grad_f = jax.grad(f_flat)
@@ -306,7 +306,7 @@ def _finite_differences(f_flat: Callable[[jax.Array], jax.Array], x: jax.Array, 
     probes = np.zeros((len(idx), n))
     probes[np.arange(len(idx)), idx] = h
     probes = jnp.asarray(probes, dtype)
-    batched = jax.jit(jax.vmap(lambda d: f_flat(x + d) - f_flat(x - d)))
+    batched = jax.vmap(lambda d: f_flat(x + d) - f_flat(x - d))
     fd = np.asarray(batched(probes), np.float64) / (2 * h)
     g = np.asarray(grad, np.float64)[idx]
     floor = 1e-8 * max(1.0, float(np.max(np.abs(g))) if g.size else 1.0)
@@ -486,7 +486,7 @@ def _per_example_gradients(report: Report, call: Callable[..., jax.Array], args:
 
     mapped_rest = [everything[i] for i in rest_index]
     try:
-        g = jax.jit(jax.vmap(jax.grad(one)))(x, *mapped_rest)
+        g = jax.vmap(jax.grad(one))(x, *mapped_rest)
     except (ValueError, TypeError) as err:
         report.notes.append(f"no per-example gradients: {err}")
         return
@@ -581,7 +581,7 @@ def _inspect_objective(obj: Objective, inputs: Sequence[Any], *, step: Any, top:
         return jnp.sum(obj.loss(preds, targets1, reduction="none", **kw))
 
     del leaves
-    g = jax.jit(jax.vmap(jax.grad(one), in_axes=(None, axes)))(params, batch)
+    g = jax.vmap(jax.grad(one), in_axes=(None, axes))(params, batch)
     g_flat = jax.vmap(lambda t: ravel_pytree(t)[0])(g)
     report.per_example_gradients = np.asarray(g_flat)
     report.per_example_gradient_norms = np.sqrt(np.sum(np.square(np.asarray(g_flat, np.float64)), axis=1))
