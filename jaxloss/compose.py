@@ -20,7 +20,7 @@ gives ``(total, {term name: unweighted term value})``, the shape
 
 >>> (total, terms), grad = jax.value_and_grad(loss.with_terms, has_aux=True)(p, t)
 >>> {k: round(float(v), 4) for k, v in sorted(terms.items())}
-{'mean_squared_error': 1.75, 'huber': 0.4583}
+{'huber': 0.4583, 'mean_squared_error': 1.75}
 
 Every keyword the composite is called with (``weights=``, ``where=``,
 ``reduction=``) is passed to every term; ``reduction="none"`` gives the
