@@ -76,4 +76,18 @@ from jaxloss.losses import soft_margin as soft_margin
 from jaxloss.losses import listwise_softmax as listwise_softmax
 from jaxloss.losses import pairwise_logistic as pairwise_logistic
 
+# Embedding and metric learning.
+from jaxloss.losses import contrastive as contrastive
+from jaxloss.losses import cosine_distance as cosine_distance
+from jaxloss.losses import cosine_embedding as cosine_embedding
+from jaxloss.losses import info_nce as info_nce
+from jaxloss.losses import ntxent as ntxent
+from jaxloss.losses import triplet_margin as triplet_margin
+
+# Segmentation.
+from jaxloss.losses import dice as dice
+from jaxloss.losses import focal_tversky as focal_tversky
+from jaxloss.losses import jaccard as jaccard
+from jaxloss.losses import tversky as tversky
+
 __version__ = "0.1.0"

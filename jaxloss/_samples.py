@@ -419,6 +419,206 @@ _kind(
 )
 
 
+# -- embedding ----------------------------------------------------------------------------------
+
+
+def _embedding_hard(rng: np.random.Generator, n: int, extra: Callable[[int], tuple[np.ndarray, ...]]) -> list[Sample]:
+    """Hard inputs for two embedding arrays ``(n, FEATURES)`` followed by ``extra(n)`` (labels)."""
+    a = rng.normal(size=_shape(n))
+    b = rng.normal(size=_shape(n))
+    zero_a = a.copy()
+    zero_a[::2] = 0.0
+    zero_b = b.copy()
+    zero_b[1::2] = 0.0
+    zero_b[0] = 0.0  # both vectors of the first pair zero
+    return [
+        Sample((zero_a, zero_b) + extra(n), description="zero vectors"),
+        Sample((np.zeros(_shape(n)), np.zeros(_shape(n))) + extra(n), description="all vectors zero"),
+        Sample((a.copy(), a) + extra(n), description="identical vectors"),
+        Sample((-a, a) + extra(n), description="opposite vectors"),
+        Sample((1e4 * a, 1e-4 * b) + extra(n), description="norms of 1e4 and 1e-4"),
+    ]
+
+
+_kind(
+    "embedding_vectors",
+    random=lambda rng, n: Sample((rng.normal(size=_shape(n)), rng.normal(size=_shape(n)))),
+    perfect=lambda rng, n: (lambda t: Sample((2.5 * t, t)))(rng.normal(size=_shape(n))),
+    hard=lambda rng, n: _embedding_hard(rng, n, lambda n: ()),
+    example_ndim=lambda s: np.ndim(s.args[0]) - 1,
+    doc="predicted and target vectors (n, d): the feature axis is reduced",
+)
+
+
+def _signed_pairs(rng: np.random.Generator, n: int) -> np.ndarray:
+    y = 2.0 * rng.integers(0, 2, n) - 1.0
+    y[0], y[-1] = 1.0, -1.0  # both kinds of pair, always
+    return y
+
+
+def _embedding_pairs_perfect(rng: np.random.Generator, n: int, similar: float, dissimilar: float) -> Sample:
+    """Similar pairs identical, dissimilar pairs opposite and far apart."""
+    y = _signed_pairs(rng, n)
+    a = rng.normal(size=_shape(n))
+    a /= np.linalg.norm(a, axis=-1, keepdims=True)
+    b = np.where(y[:, None] > 0, a, -4.0 * a)
+    return Sample((a, b, np.where(y > 0, similar, dissimilar)))
+
+
+_kind(
+    "embedding_pairs",
+    random=lambda rng, n: Sample((rng.normal(size=_shape(n)), rng.normal(size=_shape(n)), _signed_pairs(rng, n))),
+    perfect=lambda rng, n: _embedding_pairs_perfect(rng, n, 1.0, -1.0),
+    hard=lambda rng, n: _embedding_hard(rng, n, lambda n: (_signed_pairs(rng, n),)),
+    example_ndim=lambda s: np.ndim(s.args[0]) - 1,
+    doc="two embedding arrays (n, d) and one {-1, +1} label per pair (n,), +1 = similar",
+)
+
+_kind(
+    "embedding_pairs_binary",
+    random=lambda rng, n: Sample((rng.normal(size=_shape(n)), rng.normal(size=_shape(n)),
+                                  (_signed_pairs(rng, n) > 0).astype(np.float64))),
+    perfect=lambda rng, n: _embedding_pairs_perfect(rng, n, 1.0, 0.0),
+    hard=lambda rng, n: _embedding_hard(rng, n, lambda n: ((_signed_pairs(rng, n) > 0).astype(np.float64),)),
+    example_ndim=lambda s: np.ndim(s.args[0]) - 1,
+    doc="two embedding arrays (n, d) and one {0, 1} label per pair (n,), 1 = similar",
+)
+
+
+def _triplet_hard(rng: np.random.Generator, n: int) -> list[Sample]:
+    a, p, q = (rng.normal(size=_shape(n)) for _ in range(3))
+    zeros = np.zeros(_shape(n))
+    return [
+        Sample((a.copy(), a.copy(), q), description="positive equal to the anchor"),
+        Sample((a.copy(), p, a.copy()), description="negative equal to the anchor"),
+        Sample((a.copy(), a.copy(), a.copy()), description="all three equal"),
+        Sample((zeros, zeros.copy(), zeros.copy()), description="all zero"),
+        Sample((a.copy(), a - 1e-6, q), description="differences of exactly -1e-6 (PyTorch's epsilon cancels)"),
+        Sample((1e4 * a, 1e4 * p, 1e4 * q), description="embeddings of 1e4"),
+    ]
+
+
+_kind(
+    "triplet",
+    random=lambda rng, n: Sample(tuple(rng.normal(size=_shape(n)) for _ in range(3))),
+    perfect=lambda rng, n: (lambda a: Sample((a, a.copy(), a + 10.0)))(rng.normal(size=_shape(n))),
+    hard=_triplet_hard,
+    example_ndim=lambda s: np.ndim(s.args[0]) - 1,
+    doc="anchor, positive and negative embeddings (n, d), all of one shape",
+)
+
+CONTRASTIVE_BATCHES, CONTRASTIVE_BATCH = 2, 5
+
+
+def _group_labels(rng: np.random.Generator) -> np.ndarray:
+    """Group ids (batches, n) in which every example has at least one positive and one negative."""
+    rows = []
+    for _ in range(CONTRASTIVE_BATCHES):
+        pattern = np.array([[0, 0, 1, 1, 1], [0, 0, 0, 1, 1], [4, 4, 9, 9, 9]][rng.integers(0, 3)])
+        rows.append(rng.permutation(pattern))
+    return np.array(rows, np.int32)
+
+
+def _contrastive_hard(rng: np.random.Generator, n: int) -> list[Sample]:
+    shape = (CONTRASTIVE_BATCHES, CONTRASTIVE_BATCH, FEATURES)
+    x = rng.normal(size=shape)
+    y = _group_labels(rng)
+    zero = x.copy()
+    zero[:, ::2] = 0.0
+    lonely = np.array([[0, 0, 1, 1, 2], [5, 6, 6, 6, 6]], np.int32)  # anchors 4 and 0 have no positive
+    same = np.zeros(y.shape, np.int32)
+    distinct = np.tile(np.arange(CONTRASTIVE_BATCH, dtype=np.int32), (CONTRASTIVE_BATCHES, 1))
+    return [
+        Sample((zero, y), description="zero vectors"),
+        Sample((np.zeros(shape), y), description="all vectors zero"),
+        Sample((x, lonely), description="an anchor without a positive"),
+        Sample((x, same), description="one group: no negatives"),
+        Sample((x, distinct), description="all groups distinct: no positive pair"),
+        Sample((np.broadcast_to(x[:, :1], shape).copy(), y), description="identical embeddings"),
+        Sample((1e4 * x, y), {"temperature": 0.01}, description="embeddings of 1e4, temperature 0.01"),
+    ]
+
+
+_kind(
+    "contrastive_batch",
+    random=lambda rng, n: Sample((rng.normal(size=(CONTRASTIVE_BATCHES, CONTRASTIVE_BATCH, FEATURES)), _group_labels(rng))),
+    perfect=None,
+    hard=_contrastive_hard,
+    example_ndim=lambda s: np.ndim(s.args[0]) - 1,
+    doc="embeddings (batches, n, d) and integer group ids (batches, n); every example has a positive",
+)
+
+# -- segmentation -------------------------------------------------------------------------------
+
+IMAGES, IMAGE_SIZE, SEGMENT_CLASSES = 2, 4, 3
+
+
+def _binary_masks(rng: np.random.Generator) -> np.ndarray:
+    return (rng.random((IMAGES, IMAGE_SIZE, IMAGE_SIZE)) < 0.4).astype(np.float64)
+
+
+def _segmentation_binary_hard(rng: np.random.Generator, n: int) -> list[Sample]:
+    t = _binary_masks(rng)
+    t[0, 0, 0] = 1.0  # not empty
+    shape = t.shape
+    sign = 2 * t - 1
+    empty = np.zeros(shape)
+    return [
+        Sample((np.full(shape, -1e4), empty), description="empty masks, predicted empty (logits -1e4)"),
+        Sample((rng.normal(size=shape), empty), description="empty masks, random logits"),
+        Sample((np.full(shape, 1e4), np.ones(shape)), description="all foreground, logits +1e4"),
+        Sample((1e4 * sign, t), description="logits of +-1e4, right"),
+        Sample((-1e4 * sign, t), description="logits of +-1e4, wrong"),
+        Sample((np.zeros(shape), t), description="logits of exactly 0"),
+        Sample((empty.copy(), empty), {"from_logits": False}, description="empty masks, probabilities of exactly 0"),
+        Sample((t.copy(), t), {"from_logits": False}, description="probabilities of exactly 0 and 1, right"),
+        Sample((1 - t, t), {"from_logits": False}, description="probabilities of exactly 0 and 1, wrong"),
+    ]
+
+
+_kind(
+    "segmentation_binary",
+    random=lambda rng, n: Sample((rng.normal(size=(IMAGES, IMAGE_SIZE, IMAGE_SIZE)) * 2, _binary_masks(rng))),
+    perfect=lambda rng, n: (lambda t: Sample((40.0 * (2 * t - 1), t)))(_binary_masks(rng)),
+    hard=_segmentation_binary_hard,
+    example_ndim=lambda s: np.ndim(s.args[0]) - 2,
+    doc="per-pixel logits (images, H, W) and {0, 1} masks of the same shape",
+)
+
+
+def _label_maps(rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(0, SEGMENT_CLASSES, (IMAGES, IMAGE_SIZE, IMAGE_SIZE)).astype(np.int32)
+
+
+def _segmentation_multiclass_hard(rng: np.random.Generator, n: int) -> list[Sample]:
+    y = _label_maps(rng)
+    oh = np.eye(SEGMENT_CLASSES)[y]
+    single = np.zeros_like(y)  # one class everywhere: the others are empty masks
+    single[1] = 2
+    return [
+        Sample((1e4 * (2 * oh - 1), y), description="logits of +-1e4, right"),
+        Sample((-1e4 * (2 * oh - 1), y), description="logits of +-1e4, wrong"),
+        Sample((np.zeros(oh.shape), y), description="logits of exactly 0"),
+        Sample((1e4 * (2 * np.eye(SEGMENT_CLASSES)[single] - 1), single), description="one class per image, logits +-1e4"),
+        Sample((rng.normal(size=oh.shape), single), description="one class per image, random logits"),
+        Sample((oh.copy(), y), {"from_logits": False}, description="probabilities of exactly 0 and 1, right"),
+        Sample((np.roll(oh, 1, axis=-1), y), {"from_logits": False}, description="probabilities of exactly 0 and 1, wrong"),
+        Sample((np.eye(SEGMENT_CLASSES)[single], single), {"from_logits": False},
+               description="one class per image, exact probabilities"),
+    ]
+
+
+_kind(
+    "segmentation_multiclass",
+    random=lambda rng, n: Sample((rng.normal(size=(IMAGES, IMAGE_SIZE, IMAGE_SIZE, SEGMENT_CLASSES)) * 2,
+                                  _label_maps(rng))),
+    perfect=lambda rng, n: (lambda y: Sample((40.0 * np.eye(SEGMENT_CLASSES)[y], y)))(_label_maps(rng)),
+    hard=_segmentation_multiclass_hard,
+    example_ndim=lambda s: np.ndim(s.args[0]) - 3,
+    doc="per-pixel logits (images, H, W, C) and integer label maps (images, H, W)",
+)
+
+
 def kind(name: str) -> InputKind:
     try:
         return KINDS[name]

@@ -30,8 +30,22 @@ from jaxloss.losses._regression import poisson_nll as poisson_nll
 from jaxloss.losses._regression import quantile as quantile
 from jaxloss.losses._regression import smooth_l1 as smooth_l1
 
+# Embedding and metric learning.
+from jaxloss.losses._embedding import contrastive as contrastive
+from jaxloss.losses._embedding import cosine_distance as cosine_distance
+from jaxloss.losses._embedding import cosine_embedding as cosine_embedding
+from jaxloss.losses._embedding import ntxent as ntxent
+from jaxloss.losses._embedding import triplet_margin as triplet_margin
+
+# Segmentation.
+from jaxloss.losses._segmentation import dice as dice
+from jaxloss.losses._segmentation import focal_tversky as focal_tversky
+from jaxloss.losses._segmentation import jaccard as jaccard
+from jaxloss.losses._segmentation import tversky as tversky
+
 # Short aliases, the same functions.
 mse = mean_squared_error
 mae = mean_absolute_error
 cross_entropy = softmax_cross_entropy
 bce = binary_cross_entropy
+info_nce = ntxent

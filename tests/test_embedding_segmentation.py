@@ -1,0 +1,305 @@
+"""Special cases of the embedding and segmentation families (the generic checks are in test_catalog.py).
+
+Provenance of constants: PyTorch values were computed with torch 2.13.0 in float64
+(torch.nn.functional.cosine_embedding_loss / triplet_margin_loss); optax values come from
+optax 0.2.8, called here on the same inputs.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import jaxloss as jl
+from references_embedding import ntxent_batch
+
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
+
+
+def finite(tree) -> bool:
+    return all(bool(np.all(np.isfinite(np.asarray(x)))) for x in jax.tree_util.tree_leaves(tree))
+
+
+# -- cosine ---------------------------------------------------------------------------------------
+
+
+def test_cosine_distance_matches_optax_where_optax_is_finite():
+    rng = np.random.default_rng(0)
+    p, t = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+    for epsilon in (0.0, 0.5):
+        np.testing.assert_allclose(
+            jl.cosine_distance(p, t, epsilon=epsilon, reduction="none"),
+            optax.losses.cosine_distance(p, t, epsilon=epsilon), rtol=1e-12)
+
+
+def test_cosine_losses_are_finite_at_zero_vectors():
+    p = jnp.array([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    t = jnp.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    # optax 0.2.8 is NaN here; we take the cosine of a zero vector as 0.
+    assert not finite(optax.losses.cosine_distance(p, t))
+    np.testing.assert_allclose(jl.cosine_distance(p, t, reduction="none"), [1.0, 1.0, 1.0])
+    grads = jax.grad(jl.cosine_distance, argnums=(0, 1))(p, t)
+    assert finite(grads)
+    np.testing.assert_array_equal(grads[0][0], 0.0)  # no direction to move a zero vector along
+    y = jnp.array([1, -1, 1])
+    np.testing.assert_allclose(jl.cosine_embedding(p, t, y, reduction="none"), [1.0, 0.0, 1.0])
+    assert finite(jax.grad(jl.cosine_embedding, argnums=(0, 1))(p, t, y))
+    assert finite(jax.hessian(jl.cosine_embedding)(p, t, y))
+    assert finite(jax.grad(jl.cosine_embedding)(p.astype(jnp.float16), t.astype(jnp.float16), y))
+
+
+def test_cosine_embedding_matches_pytorch():
+    x1 = np.array([[1e-7, 0.0], [0.0, 0.0], [1.0, 2.0], [3.0, -1.0]])
+    x2 = np.array([[1e-7, 0.0], [1.0, 0.0], [2.0, 1.0], [1.0, 1.0]])
+    y = np.array([1.0, 1.0, -1.0, 1.0])
+    # torch 2.13.0, float64: its EPSILON is float32(1e-12), visible in the first (tiny) pair.
+    torch_values = [0.9900990098618194, 1.0, 0.79999999999984, 0.5527864045001762]
+    np.testing.assert_allclose(jl.cosine_embedding(x1, x2, y, reduction="none"), torch_values, rtol=1e-14)
+    # torch's gradient with respect to x1 (sum reduction), away from the zero vector.
+    g = jax.grad(jl.cosine_embedding)(x1, x2, y, reduction="sum")
+    np.testing.assert_allclose(g[2:], [[0.24, -0.12], [-8.9443e-02, -2.6833e-01]], rtol=1e-4)
+    np.testing.assert_allclose(jl.cosine_embedding(x1[2:], x2[2:], y[2:], margin=0.5, reduction="none"),
+                               [0.3, 0.5527864045001762], rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn, targets", [(jl.cosine_embedding, [1, 0]), (jl.contrastive, [1, -1])])
+def test_pair_labels_are_checked(fn, targets):
+    x = np.ones((2, 3))
+    with pytest.raises(ValueError, match=f"{fn.__name__}: targets must be in"):
+        fn(x, x, np.array(targets))
+
+
+@SETTINGS
+@given(hnp.arrays(np.float64, (4, 3), elements=st.floats(-10, 10)),
+       hnp.arrays(np.float64, (4, 3), elements=st.floats(-10, 10)),
+       st.floats(0.01, 100.0))
+def test_cosine_distance_is_in_0_2_and_scale_invariant(p, t, scale):
+    d = np.asarray(jl.cosine_distance(p, t, reduction="none"))
+    assert np.all((d >= -1e-12) & (d <= 2 + 1e-12))
+    np.testing.assert_allclose(jl.cosine_distance(scale * p, t, reduction="none"), d, atol=1e-9)
+
+
+# -- triplet and contrastive ----------------------------------------------------------------------
+
+
+def test_triplet_matches_pytorch_with_its_epsilon_and_swap():
+    a = np.array([[0.0, 0.0], [1.0, 2.0]])
+    pos = np.array([[0.0, 1.0], [1.0, 2.0]])
+    neg = np.array([[3.0, 0.0], [1.5, 2.0]])
+    # By hand: d(x, y) = ||x - y + 1e-6||; second row d(a, p) = sqrt(2) 1e-6, d(a, n) = sqrt(0.499999^2 + 1e-12).
+    by_hand = 1.0 + np.sqrt(2) * 1e-6 - np.sqrt(0.499999**2 + 1e-12)
+    np.testing.assert_allclose(by_hand, 0.5000024142125624, rtol=1e-13)  # torch 2.13.0
+    torch_values = {2.0: 0.5000024142125624, 1.5: 0.5000025864582418, 1.0: 0.5000020000000001}
+    for p, expected in torch_values.items():
+        for swap in (False, True):
+            np.testing.assert_allclose(
+                jl.triplet_margin(a, pos, neg, p=p, swap=swap, reduction="none"), [0.0, expected], rtol=1e-12)
+    # The swap matters when the positive is nearer the negative than the anchor is.
+    a, pos, neg = np.array([[0.0, 0.0]]), np.array([[2.0, 0.0]]), np.array([[2.5, 0.0]])
+    d = lambda x, y: np.linalg.norm(x - y + 1e-6)  # noqa: E731
+    plain = max(d(a, pos) - d(a, neg) + 1.0, 0.0)
+    swapped = max(d(a, pos) - min(d(a, neg), d(pos, neg)) + 1.0, 0.0)
+    assert swapped > plain
+    np.testing.assert_allclose(jl.triplet_margin(a, pos, neg), plain, rtol=1e-12)
+    np.testing.assert_allclose(jl.triplet_margin(a, pos, neg, swap=True), swapped, rtol=1e-12)
+
+
+def test_triplet_close_to_optax_whose_epsilon_sits_elsewhere():
+    rng = np.random.default_rng(1)
+    a, p, n = (rng.normal(size=(5, 3)) for _ in range(3))
+    np.testing.assert_allclose(jl.triplet_margin(a, p, n, reduction="none"),
+                               optax.losses.triplet_margin_loss(a, p, n), atol=1e-5)
+
+
+def test_contrastive_gradient_is_finite_at_zero_distance():
+    a = jnp.array([[1.0, 2.0], [1.0, 2.0]])
+    y = jnp.array([0.0, 1.0])
+    np.testing.assert_allclose(jl.contrastive(a, a, y, reduction="none"), [1.0, 0.0])
+    for argnum in (0, 1):
+        assert finite(jax.grad(jl.contrastive, argnums=argnum)(a, a, y))
+        assert finite(jax.hessian(jl.contrastive, argnums=argnum)(a, a, y))
+
+
+# -- NT-Xent --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("temperature", [0.07, 0.5])
+def test_ntxent_equals_optax(seed, temperature):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(8, 4))
+    labels = rng.integers(0, 3, 8)  # uneven groups: anchors have 0 to several positives
+    expected = optax.losses.ntxent(jnp.asarray(x), jnp.asarray(labels), temperature=temperature)
+    np.testing.assert_allclose(jl.ntxent(x, labels, temperature=temperature), expected, rtol=1e-12)
+    np.testing.assert_allclose(jl.info_nce(x, labels, temperature=temperature), expected, rtol=1e-12)
+    np.testing.assert_allclose(jl.ntxent(x, labels, temperature=temperature), ntxent_batch(x, labels, temperature)[1],
+                               rtol=1e-12)
+    g = jax.grad(jl.ntxent)(x, labels, temperature=temperature)
+    g_optax = jax.grad(optax.losses.ntxent)(jnp.asarray(x), jnp.asarray(labels), temperature)
+    np.testing.assert_allclose(g, g_optax, rtol=1e-9, atol=1e-12)
+
+
+def test_ntxent_simclr_pairs_in_float32():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(6, 3)).astype(np.float32)
+    labels = np.array([0, 1, 2, 0, 1, 2])  # two views of three images
+    np.testing.assert_allclose(jl.ntxent(x, labels), optax.losses.ntxent(x, labels), rtol=1e-5)
+
+
+def test_ntxent_anchor_without_positive():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(5, 3))
+    labels = np.array([0, 0, 1, 1, 2])  # anchor 4 has no positive
+    per_anchor = jl.ntxent(x, labels, reduction="none")
+    assert float(per_anchor[4]) == 0.0
+    np.testing.assert_allclose(jl.ntxent(x, labels), optax.losses.ntxent(x, labels), rtol=1e-12)
+    g = jax.grad(jl.ntxent)(x, labels)
+    assert finite(g)
+    # No positive pair anywhere: 0 with a zero gradient (optax 0.2.8 gives NaN).
+    distinct = np.arange(5)
+    assert not finite(optax.losses.ntxent(jnp.asarray(x), jnp.asarray(distinct)))
+    assert float(jl.ntxent(x, distinct)) == 0.0
+    np.testing.assert_array_equal(jax.grad(jl.ntxent)(x, distinct), 0.0)
+
+
+def test_ntxent_zero_vectors_and_no_negatives_are_finite():
+    x = np.zeros((4, 3))
+    x[1] = [1.0, 2.0, 3.0]
+    labels = np.array([0, 0, 1, 1])
+    assert finite(jl.ntxent(x, labels)) and finite(jax.grad(jl.ntxent)(x, labels))
+    np.testing.assert_allclose(jl.ntxent(x, labels), optax.losses.ntxent(x, labels), rtol=1e-12)
+    same = np.zeros(4, int)  # no negatives: each pair is its own softmax, cost 0
+    assert float(jl.ntxent(np.random.default_rng(3).normal(size=(4, 3)), same)) == 0.0
+
+
+def test_ntxent_where_removes_examples_from_the_batch():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(6, 3))
+    labels = np.array([0, 1, 0, 1, 2, 2])
+    keep = np.array([True, True, False, True, True, True])
+    np.testing.assert_allclose(jl.ntxent(x, labels, where=keep), jl.ntxent(x[keep], labels[keep]), rtol=1e-12)
+    poisoned = x.copy()
+    poisoned[2] = np.nan
+    g = jax.grad(jl.ntxent)(poisoned, labels, where=keep)
+    assert finite(g) and np.all(np.asarray(g)[2] == 0)
+
+
+@SETTINGS
+@given(hnp.arrays(np.float64, (5, 3), elements=st.floats(-5, 5)), st.floats(0.1, 100.0))
+def test_ntxent_ignores_the_length_of_embeddings(x, scale):
+    labels = np.array([0, 0, 1, 1, 1])
+    norms = np.linalg.norm(x, axis=-1)
+    if np.any(norms < 1e-3):  # the eps bound on tiny norms is not scale invariant, on purpose (optax)
+        return
+    np.testing.assert_allclose(jl.ntxent(scale * x, labels), jl.ntxent(x, labels), rtol=1e-8)
+    assert float(jl.ntxent(x, labels)) >= 0.0
+
+
+# -- segmentation ---------------------------------------------------------------------------------
+
+
+def _masks(seed=0, shape=(3, 5, 5)):
+    rng = np.random.default_rng(seed)
+    return (rng.random(shape) < 0.4).astype(np.float64), (rng.random(shape) < 0.5).astype(np.float64)
+
+
+def test_dice_is_one_minus_f1_for_hard_predictions():
+    pred, mask = _masks()
+    tp = (pred * mask).sum((1, 2))
+    fp = (pred * (1 - mask)).sum((1, 2))
+    fn = ((1 - pred) * mask).sum((1, 2))
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    np.testing.assert_allclose(jl.dice(pred, mask, from_logits=False, smooth=0.0, reduction="none"), 1 - f1, rtol=1e-12)
+    iou = tp / (tp + fp + fn)
+    np.testing.assert_allclose(jl.jaccard(pred, mask, from_logits=False, smooth=0.0, reduction="none"), 1 - iou,
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("smooth", [0.0, 1.0, 0.3])
+def test_tversky_special_cases_are_dice_and_jaccard(smooth):
+    rng = np.random.default_rng(1)
+    x, (_, mask) = rng.normal(size=(3, 5, 5)), _masks(1)
+    # Smooth in numerator and denominator of each ratio: Dice's 2 TP + s is Tversky's TP + s/2.
+    np.testing.assert_allclose(jl.tversky(x, mask, alpha=0.5, beta=0.5, smooth=smooth, reduction="none"),
+                               jl.dice(x, mask, smooth=2 * smooth, reduction="none"), rtol=1e-12)
+    np.testing.assert_allclose(jl.tversky(x, mask, alpha=1.0, beta=1.0, smooth=smooth, reduction="none"),
+                               jl.jaccard(x, mask, smooth=smooth, reduction="none"), rtol=1e-12)
+    np.testing.assert_allclose(jl.focal_tversky(x, mask, alpha=0.4, beta=0.6, gamma=1.0, smooth=smooth),
+                               jl.tversky(x, mask, alpha=0.4, beta=0.6, smooth=smooth), rtol=1e-12)
+
+
+def test_tversky_equals_optax_dice_loss():
+    rng = np.random.default_rng(2)
+    x, (_, mask) = rng.normal(size=(3, 5, 5)), _masks(2)
+    for alpha, beta, smooth in [(0.5, 0.5, 1.0), (0.3, 0.7, 0.5)]:
+        expected = optax.losses.dice_loss(x[..., None], mask[..., None], alpha=alpha, beta=beta, smooth=smooth,
+                                          reduction="mean")
+        np.testing.assert_allclose(jl.tversky(x, mask, alpha=alpha, beta=beta, smooth=smooth, reduction="none"),
+                                   expected, rtol=1e-12)
+        np.testing.assert_allclose(jl.dice(x, mask, smooth=2 * smooth, reduction="none") if alpha == beta == 0.5
+                                   else expected, expected, rtol=1e-12)
+    # Multiclass: label maps, one-hot maps with multiclass=True, and optax on one-hot maps agree.
+    logits = rng.normal(size=(2, 4, 4, 3))
+    labels = rng.integers(0, 3, (2, 4, 4))
+    onehot = np.eye(3)[labels]
+    expected = optax.losses.dice_loss(logits, onehot, alpha=0.3, beta=0.7)
+    np.testing.assert_allclose(jl.tversky(logits, labels, alpha=0.3, beta=0.7, reduction="none"), expected, rtol=1e-12)
+    np.testing.assert_allclose(jl.tversky(logits, onehot, alpha=0.3, beta=0.7, multiclass=True, reduction="none"),
+                               expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", [jl.dice, jl.jaccard, jl.tversky, jl.focal_tversky])
+def test_empty_masks_are_finite(loss):
+    empty = np.zeros((2, 4, 4))
+    for x, from_logits in [(np.full((2, 4, 4), -1e4), True), (empty, False)]:
+        for smooth in (1.0, 0.0):
+            value = loss(x, empty, from_logits=from_logits, smooth=smooth, reduction="none")
+            np.testing.assert_allclose(value, 0.0, atol=1e-12)  # empty predicted empty: perfect
+            g = jax.grad(loss)(x, empty, from_logits=from_logits, smooth=smooth)
+            assert finite(g)
+            assert finite(jax.hessian(loss)(x, empty, from_logits=from_logits, smooth=smooth))
+    # A false alarm on an empty mask costs, finitely.
+    x = np.random.default_rng(3).normal(size=(2, 4, 4))
+    value = loss(x, empty, reduction="none")
+    assert np.all(np.asarray(value) > 0) and finite(jax.grad(loss)(x, empty))
+
+
+def test_focal_tversky_gradient_is_finite_at_a_perfect_prediction():
+    _, mask = _masks(4, (2, 4, 4))
+    g = jax.grad(jl.focal_tversky)(mask.copy(), mask, from_logits=False, gamma=0.5)
+    assert finite(g)
+    assert finite(jax.jvp(lambda p: jl.focal_tversky(p, mask, from_logits=False, gamma=0.5), (mask,),
+                          (np.ones_like(mask),)))
+
+
+def test_segmentation_shape_errors_and_volumes():
+    x = np.zeros((2, 4, 4, 3))
+    with pytest.raises(ValueError, match=r"dice: .*predictions \(2, 4, 4, 3\) and targets \(2, 4\)"):
+        jl.dice(x, np.zeros((2, 4), np.int32))
+    with pytest.raises(ValueError, match=r"dice: targets must be in \[0, 1\]"):
+        jl.dice(np.zeros((2, 4, 4)), np.full((2, 4, 4), 2.0))
+    with pytest.raises(ValueError, match=r"dice: targets holds class indices outside \[0, 3\)"):
+        jl.dice(x, np.full((2, 4, 4), 3, np.int32))
+    # One value per volume with spatial_dims=3.
+    vol, mask = np.zeros((2, 3, 4, 4)), _masks(5, (2, 3, 4, 4))[1]
+    assert jl.dice(vol, mask, spatial_dims=3, reduction="none").shape == (2,)
+
+
+@SETTINGS
+@given(hnp.arrays(np.float64, (2, 3, 3), elements=st.floats(0, 1)),
+       hnp.arrays(np.float64, (2, 3, 3), elements=st.floats(0, 1)),
+       st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.0, 2.0))
+def test_overlap_losses_in_unit_interval_and_tversky_swap_symmetry(p, t, alpha, beta, smooth):
+    for loss in (jl.dice, jl.jaccard):
+        v = np.asarray(loss(p, t, from_logits=False, smooth=smooth, reduction="none"))
+        assert np.all((v >= 0) & (v <= 1 + 1e-12))
+    # Swapping prediction and target swaps false positives and false negatives.
+    np.testing.assert_allclose(
+        jl.tversky(p, t, alpha=alpha, beta=beta, smooth=smooth, from_logits=False, reduction="none"),
+        jl.tversky(t, p, alpha=beta, beta=alpha, smooth=smooth, from_logits=False, reduction="none"), atol=1e-12)
