@@ -90,4 +90,13 @@ from jaxloss.losses import focal_tversky as focal_tversky
 from jaxloss.losses import jaccard as jaccard
 from jaxloss.losses import tversky as tversky
 
+# Sequence.
+from jaxloss.losses import ctc as ctc
+
+# Structured and sparse.
+from jaxloss.losses import bitempered_logistic as bitempered_logistic
+from jaxloss.losses import poly1_cross_entropy as poly1_cross_entropy
+from jaxloss.losses import sparsemax_loss as sparsemax_loss
+from jaxloss.losses import symmetric_cross_entropy as symmetric_cross_entropy
+
 __version__ = "0.1.0"

@@ -205,7 +205,11 @@ def test_jit_vmap_and_grad_agree(name):
     eager = entry.fn(*args, **kwargs, reduction="none")
     jitted = jax.jit(functools.partial(entry.fn, **kwargs, reduction="none"))
     np.testing.assert_allclose(jitted(*args), eager, rtol=1e-6, atol=1e-6)
-    vmapped = jax.vmap(functools.partial(entry.fn, **kwargs, reduction="none"))(*args)
+    # Keyword arrays with one entry per example (Sample.example_kwargs) are mapped with the args.
+    s_kw = sample(name).example_kwargs
+    per_example_kw = {k: kwargs[k] for k in s_kw}
+    options = {k: v for k, v in kwargs.items() if k not in s_kw}
+    vmapped = jax.vmap(lambda a, kw: entry.fn(*a, **kw, **options, reduction="none"))(tuple(args), per_example_kw)
     np.testing.assert_allclose(vmapped, eager, rtol=1e-6, atol=1e-6)
     g_eager = jax.grad(entry.fn)(*args, **kwargs)
     g_jit = jax.jit(jax.grad(functools.partial(entry.fn, **kwargs)))(*args)
@@ -239,10 +243,11 @@ def test_where_equals_slicing_and_blocks_nan(name):
     args, kwargs = s.cast(np.float64)
     rows, where = _row_mask(entry, s, np.random.default_rng(3))
     sliced = tuple(np.asarray(a)[rows] for a in args)
+    sliced_kwargs = {k: np.asarray(v)[rows] if k in s.example_kwargs else v for k, v in kwargs.items()}
     for reduction in ("mean", "sum"):
         np.testing.assert_allclose(
             entry.fn(*args, **kwargs, where=where, reduction=reduction),
-            entry.fn(*sliced, **kwargs, reduction=reduction), rtol=1e-12, atol=1e-12)
+            entry.fn(*sliced, **sliced_kwargs, reduction=reduction), rtol=1e-12, atol=1e-12)
     # Garbage in the excluded examples changes nothing, not even the gradient.
     poisoned = []
     for i, a in enumerate(args):

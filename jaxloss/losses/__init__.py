@@ -43,6 +43,15 @@ from jaxloss.losses._segmentation import focal_tversky as focal_tversky
 from jaxloss.losses._segmentation import jaccard as jaccard
 from jaxloss.losses._segmentation import tversky as tversky
 
+# Sequence.
+from jaxloss.losses._sequence import ctc as ctc
+
+# Structured and sparse.
+from jaxloss.losses._structured import bitempered_logistic as bitempered_logistic
+from jaxloss.losses._structured import poly1_cross_entropy as poly1_cross_entropy
+from jaxloss.losses._structured import sparsemax_loss as sparsemax_loss
+from jaxloss.losses._structured import symmetric_cross_entropy as symmetric_cross_entropy
+
 # Short aliases, the same functions.
 mse = mean_squared_error
 mae = mean_absolute_error

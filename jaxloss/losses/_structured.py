@@ -1,0 +1,465 @@
+"""Structured, sparse and noise-robust classification losses.
+
+They share the conventions of ``_classification.py``: logits with the classes
+on the last axis; targets are integer class indices ``(...)`` or probability
+vectors ``(..., K)``; ``reduction="none"`` gives one value per example; labels
+out of range raise outside ``jit`` and give NaN under it; ``-inf`` logits
+(masked classes) are allowed, and the loss is finite wherever the target
+puts no mass on a masked class.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxloss import _core
+from jaxloss._registry import Hyperparameter, register
+from jaxloss.losses._classification import _LABEL_SMOOTHING, _class_inputs, _finish, _is_zero, _pick
+
+ArrayLike = Any
+
+__all__ = ["sparsemax_loss", "poly1_cross_entropy", "bitempered_logistic", "symmetric_cross_entropy"]
+
+
+def _target_distribution(inputs: Any, num_classes: int, dtype: Any) -> jax.Array:
+    """The targets as probability vectors (one-hot for class indices)."""
+    if inputs.is_labels:
+        return jax.nn.one_hot(inputs.targets, num_classes, dtype=dtype)
+    return inputs.targets
+
+
+def _safe_pow(base: jax.Array, exponent: float) -> jax.Array:
+    """base ** exponent for base >= 0 (exponent > 0), with a finite derivative of every order at 0."""
+    positive = base > 0
+    return jnp.where(positive, jnp.where(positive, base, 1.0) ** exponent, 0.0)
+
+
+# -- sparsemax ------------------------------------------------------------------------------------
+
+
+def _sparsemax(z: jax.Array, finite: jax.Array) -> jax.Array:
+    """Euclidean projection of ``z`` onto the simplex (``z`` shifted, -inf entries masked by ``finite``)."""
+    k = z.shape[-1]
+    sorted_z = jnp.flip(jnp.sort(jax.lax.stop_gradient(jnp.where(finite, z, -jnp.inf)), axis=-1), axis=-1)
+    ranks = jnp.arange(1, k + 1, dtype=z.dtype).reshape((1,) * (z.ndim - 1) + (k,))
+    cumulative = jnp.cumsum(jnp.where(jnp.isfinite(sorted_z), sorted_z, 0.0), axis=-1)
+    in_support = (1.0 + ranks * jnp.where(jnp.isfinite(sorted_z), sorted_z, 0.0) > cumulative) & jnp.isfinite(sorted_z)
+    size = jnp.sum(in_support, axis=-1, keepdims=True)
+    tau_sg = (jnp.take_along_axis(cumulative, size - 1, axis=-1) - 1.0) / size
+    support = finite & (z > tau_sg)
+    # The threshold again, now as a differentiable function of z (the support is locally constant).
+    tau = (jnp.sum(jnp.where(support, z, 0.0), axis=-1, keepdims=True) - 1.0) / jnp.sum(support, -1, keepdims=True)
+    return jnp.where(support, z - tau, 0.0)
+
+
+@register(
+    family="structured", task="multiclass", aliases=("sparsemax", "multiclass_sparsemax_loss"),
+    formula="-q.z + 1/2 sum_{j in S(z)} (z_j^2 - tau(z)^2) + 1/2 |q|^2   (S, tau: support and threshold of sparsemax)",
+    summary="classification with sparse predicted distributions (exact zeros), e.g. sparse attention",
+    properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
+    inputs="class_logits", toy_problem="multiclass", optax="multiclass_sparsemax_loss",
+    reference="Martins and Astudillo, From Softmax to Sparsemax, 2016; optax.losses.multiclass_sparsemax_loss",
+)
+def sparsemax_loss(
+    predictions: ArrayLike, targets: ArrayLike, *, ignore_index: int | None = None,
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """Sparsemax loss (Martins and Astudillo 2016), the Fenchel-Young loss of sparsemax.
+
+    ``L(z, q) = (p - q).z - |p|^2 / 2 + |q|^2 / 2`` with ``p = sparsemax(z)``,
+    the Euclidean projection of the logits onto the simplex; equivalently
+    ``-q.z + 1/2 sum_{j in S(z)} (z_j^2 - tau^2) + |q|^2 / 2``. Its gradient is
+    ``sparsemax(z) - q``; it is 0 exactly when ``sparsemax(z) = q``, so the
+    model can put exactly zero probability on classes.
+
+    Use it when you want sparse output distributions (sparse attention,
+    multi-label-like outputs) with a convex, bounded-gradient loss.
+
+    Matches ``optax.losses.multiclass_sparsemax_loss`` (integer labels). optax's
+    ``sparsemax_loss`` is the binary form (``sparse_plus`` of a single logit),
+    a different function.
+
+    Args:
+      predictions: logits ``(..., K)``; ``-inf`` for masked-out classes.
+      targets: integer class indices ``(...)`` or probability vectors ``(..., K)``.
+      ignore_index: a label value to exclude.
+      weights, where, reduction: per-example weights, mask and reduction.
+
+    Numerical care: computed on logits shifted by their (stop-gradient)
+    maximum, using differences ``z_j - z_y``; the support is found by a sort
+    without gradient and the threshold recomputed differentiably, so the
+    gradient is exactly ``p - q``. A ``-inf`` logit gets zero probability; a
+    target on a ``-inf`` class gives ``inf``.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> float(jl.sparsemax_loss(jnp.array([[3.0, 0.0, -1.0]]), jnp.array([0])))
+    0.0
+    >>> float(jl.sparsemax_loss(jnp.array([[0.0, 0.0]]), jnp.array([0])))  # p = (1/2, 1/2)
+    0.25
+
+    Reference: Martins and Astudillo, From Softmax to Sparsemax: A Sparse Model
+    of Attention and Multi-Label Classification, ICML 2016.
+    """
+    fn = "sparsemax_loss"
+    inputs = _class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
+    x = inputs.predictions
+    finite = jnp.isfinite(x)
+    m = jax.lax.stop_gradient(jnp.max(jnp.where(finite, x, -jnp.inf), axis=-1, keepdims=True))
+    m = jnp.where(jnp.isfinite(m), m, 0.0)
+    z = jnp.where(finite, x - m, 0.0)  # the loss is invariant to the shift; masked entries enter nowhere
+    p = _sparsemax(z, finite)
+    half_gap = 0.5 * (1.0 - jnp.sum(p * p, axis=-1))
+    if inputs.is_labels:
+        z_y = _pick(z, inputs.targets)
+        values = jnp.sum(p * (z - z_y[..., None]), axis=-1) + half_gap
+        target_finite = _pick(finite, inputs.targets)
+    else:
+        q = inputs.targets
+        values = jnp.sum((p - q) * z, axis=-1) - 0.5 * jnp.sum(p * p, axis=-1) + 0.5 * jnp.sum(q * q, axis=-1)
+        target_finite = ~jnp.any((q != 0) & ~finite, axis=-1)
+    values = jnp.where(target_finite, values, jnp.inf)
+    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+
+
+# -- PolyLoss -------------------------------------------------------------------------------------
+
+
+@register(
+    family="structured", task="multiclass", aliases=("poly1", "poly_loss", "poly_loss_cross_entropy"),
+    formula="CE(q, softmax(x)) + epsilon * sum_c q_c (1 - softmax(x)_c)",
+    summary="cross-entropy with a tunable first polynomial term: a drop-in CE replacement (Poly-1)",
+    hyperparameters={
+        "epsilon": Hyperparameter(2.0, low=-1.0, doc="coefficient of the first polynomial term; >= -1 keeps it >= 0",
+                                  slider=(-1.0, 5.0)),
+        "label_smoothing": _LABEL_SMOOTHING,
+    },
+    properties=("nonnegative", "zero_at_target", "smooth"),
+    inputs="class_logits", toy_problem="multiclass", optax="poly_loss_cross_entropy",
+    reference="Leng et al., PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions, 2022",
+)
+def poly1_cross_entropy(
+    predictions: ArrayLike, targets: ArrayLike, *, epsilon: float = 2.0, label_smoothing: float = 0.0,
+    ignore_index: int | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """Poly-1 cross-entropy (Leng et al. 2022).
+
+    ``-sum_c q_c log p_c + epsilon * sum_c q_c (1 - p_c)``: the leading term
+    ``(1 - p_t)`` of cross-entropy's Taylor expansion gets ``1 + epsilon`` as
+    coefficient. ``epsilon = 0`` is cross-entropy; the paper recommends 2 for
+    ImageNet classification and -1 for detection.
+
+    Use it as a drop-in replacement for cross-entropy when tuning one more
+    knob is cheap.
+
+    Matches ``optax.losses.poly_loss_cross_entropy`` (which takes probability
+    targets); with ``label_smoothing`` the smoothed target is used in both
+    terms, as in the paper's code.
+
+    Args:
+      predictions: logits ``(..., K)``; ``-inf`` for masked-out classes.
+      targets: integer class indices ``(...)`` or probability vectors ``(..., K)``.
+      epsilon: coefficient of the first polynomial term (>= -1).
+      label_smoothing: ``eps``; the target becomes ``(1 - eps) q + eps / K``
+        over the classes with finite logits (as :func:`softmax_cross_entropy`).
+      ignore_index: a label value to exclude.
+      weights, where, reduction: per-example weights, mask and reduction.
+
+    Numerical care: ``1 - p_y`` is ``-expm1(log p_y)`` (no cancellation near
+    ``p_y = 1``); ``-inf`` logits of non-target classes are finite in value,
+    gradient and Hessian.
+
+    >>> import jax.numpy as jnp, jaxloss as jl, math
+    >>> loss = jl.poly1_cross_entropy(jnp.log(jnp.array([[0.5, 0.25, 0.25]])), jnp.array([0]), epsilon=1.0)
+    >>> bool(jnp.isclose(loss, -math.log(0.5) + 0.5))
+    True
+
+    Reference: Leng et al., PolyLoss: A Polynomial Expansion Perspective of
+    Classification Loss Functions, ICLR 2022.
+    """
+    fn = "poly1_cross_entropy"
+    inputs = _class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
+    x = inputs.predictions
+    log_p = jax.nn.log_softmax(x, axis=-1)
+    finite = jnp.isfinite(x)
+    n_finite = jnp.maximum(jnp.sum(finite, axis=-1), 1).astype(x.dtype)
+    smoothing = not _is_zero(label_smoothing)
+    if inputs.is_labels:
+        log_p_y = _pick(log_p, inputs.targets)
+        ce = -log_p_y
+        one_minus_pt = -jnp.expm1(log_p_y)
+        if smoothing:
+            uniform_ce = -jnp.sum(jnp.where(finite, log_p, 0.0), axis=-1) / n_finite
+            ce = (1.0 - label_smoothing) * ce + label_smoothing * uniform_ce
+            # sum_c q_c (1 - p_c) with q = (1 - eps) one_hot + eps * finite / n.
+            one_minus_pt = (1.0 - label_smoothing) * one_minus_pt + label_smoothing * (n_finite - 1.0) / n_finite
+    else:
+        q = inputs.targets
+        if smoothing:
+            q = (1.0 - label_smoothing) * q + label_smoothing * finite / n_finite[..., None]
+        present = q != 0
+        ce = -jnp.sum(jnp.where(present, q * jnp.where(present, log_p, 0.0), 0.0), axis=-1)
+        one_minus_pt = jnp.sum(q * -jnp.expm1(log_p), axis=-1)
+    return _finish(ce + epsilon * one_minus_pt, inputs, fn=fn, weights=weights, reduction=reduction)
+
+
+# -- bi-tempered logistic loss --------------------------------------------------------------------
+
+
+def _log_t(u: jax.Array, t: float) -> jax.Array:
+    """Tempered logarithm (u^(1-t) - 1) / (1 - t), for u > 0 (log u at t = 1)."""
+    return jnp.log(u) if t == 1.0 else (u ** (1.0 - t) - 1.0) / (1.0 - t)
+
+
+def _exp_t(u: jax.Array, t: float) -> jax.Array:
+    """Tempered exponential max(0, 1 + (1 - t) u)^(1/(1-t)) (exp u at t = 1)."""
+    return jnp.exp(u) if t == 1.0 else _safe_pow(jnp.maximum(1.0 + (1.0 - t) * u, 0.0), 1.0 / (1.0 - t))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def _tempered_normalization(x: jax.Array, t: float, num_iters: int) -> jax.Array:
+    """lambda(x) with sum_j exp_t(x_j - lambda, t) = 1, by the reference's iterations; shape (..., 1).
+
+    t > 1: fixed-point iterations; t < 1: binary search (finite support). The
+    value is the reference's ``num_iters``-step approximation; the derivative
+    is the exact implicit one (escort probabilities), as in Google's code.
+    """
+    finite = jnp.isfinite(x)
+    mu = jnp.max(jnp.where(finite, x, -jnp.inf), axis=-1, keepdims=True)
+    mu = jnp.where(jnp.isfinite(mu), mu, 0.0)
+    a0 = jnp.where(finite, x - mu, 0.0)
+
+    def total(a: jax.Array) -> jax.Array:
+        return jnp.sum(jnp.where(finite, _exp_t(a, t), 0.0), axis=-1, keepdims=True)
+
+    if t > 1.0:
+        a = jax.lax.fori_loop(0, num_iters, lambda _, a: a0 * total(a) ** (1.0 - t), a0)
+        return -_log_t(1.0 / total(a), t) + mu
+    effective_dim = jnp.sum(finite & (a0 > -1.0 / (1.0 - t)), axis=-1, keepdims=True).astype(x.dtype)
+    lower = jnp.zeros_like(effective_dim)
+    upper = -_log_t(1.0 / effective_dim, t)
+
+    def bisect(_: int, bounds: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        lower, upper = bounds
+        mid = (upper + lower) / 2.0
+        below = jnp.sum(jnp.where(finite, _exp_t(a0 - mid, t), 0.0), axis=-1, keepdims=True) < 1.0
+        return jnp.where(below, lower, mid), jnp.where(below, mid, upper)
+
+    lower, upper = jax.lax.fori_loop(0, num_iters, bisect, (lower, upper))
+    return (upper + lower) / 2.0 + mu
+
+
+@_tempered_normalization.defjvp
+def _tempered_normalization_jvp(t: float, num_iters: int, primals: Any, tangents: Any) -> Any:
+    (x,), (dx,) = primals, tangents
+    lam = _tempered_normalization(x, t, num_iters)
+    finite = jnp.isfinite(x)
+    base = jnp.maximum(1.0 + (1.0 - t) * jnp.where(finite, x - lam, 0.0), 0.0)
+    # d lambda = sum_j p_j^t dx_j / sum_j p_j^t  (p_j^t = base^(t / (1 - t))).
+    escort = jnp.where(finite, _safe_pow(base, t / (1.0 - t)), 0.0)
+    escort = escort / jnp.sum(escort, axis=-1, keepdims=True)
+    return lam, jnp.sum(escort * jnp.where(finite, dx, 0.0), axis=-1, keepdims=True)
+
+
+def _bitempered_terms(x: jax.Array, q: jax.Array, t1: float, t2: float, num_iters: int) -> jax.Array:
+    """sum_c [q (log_t1 q - log_t1 p) - (q^(2-t1) - p^(2-t1)) / (2 - t1)], p = tempered_softmax(x, t2)."""
+    finite = jnp.isfinite(x)
+    if t2 == 1.0:
+        lam = jax.nn.logsumexp(jnp.where(finite, x, -jnp.inf), axis=-1, keepdims=True)
+    else:
+        lam = _tempered_normalization(x, t2, num_iters)
+    u = jnp.where(finite, x - lam, 0.0)
+    if t2 == 1.0:  # p = exp(u)
+        log_p = u
+        p_2 = jnp.exp((2.0 - t1) * u)
+        logt_p = u if t1 == 1.0 else jnp.expm1((1.0 - t1) * u) / (1.0 - t1)
+    else:  # p = s^(1/(1-t2)), s = max(0, 1 + (1 - t2) u); powers of s, never of p, keep 0 exact
+        s = jnp.maximum(1.0 + (1.0 - t2) * u, 0.0)
+        p_2 = _safe_pow(s, (2.0 - t1) / (1.0 - t2))
+        if t1 == 1.0:
+            log_p = _core.safe_log(s, s > 0) / (1.0 - t2)
+            logt_p = jnp.where(s > 0, log_p, -jnp.inf)
+        else:
+            logt_p = (_safe_pow(s, (1.0 - t1) / (1.0 - t2)) - 1.0) / (1.0 - t1)
+    zero_log = -jnp.inf if t1 == 1.0 else -1.0 / (1.0 - t1)  # log_t1(0)
+    logt_p = jnp.where(finite, logt_p, zero_log)
+    p_2 = jnp.where(finite, p_2, 0.0)
+    present = q > 0
+    q_safe = jnp.where(present, q, 1.0)
+    q_logt_q = jnp.where(present, q_safe * _log_t(q_safe, t1), 0.0)
+    cross = jnp.where(present, q * jnp.where(present, logt_p, 0.0), 0.0)
+    q_2 = _safe_pow(q, 2.0 - t1)
+    return jnp.sum(q_logt_q - cross - (q_2 - p_2) / (2.0 - t1), axis=-1)
+
+
+@register(
+    family="structured", task="multiclass", aliases=("bi_tempered", "bi_tempered_logistic_loss"),
+    formula="sum_c [q_c (log_t1 q_c - log_t1 p_c) - (q_c^(2-t1) - p_c^(2-t1)) / (2 - t1)],  p = tempered_softmax_t2(x)",
+    summary="classification with noisy labels: bounded (t1 < 1) and heavy-tailed (t2 > 1) logistic loss",
+    hyperparameters={
+        "t1": Hyperparameter(1.0, low=0.0, high=1.0, doc="temperature of the log; < 1 bounds the loss", slider=(0.2, 1.0)),
+        "t2": Hyperparameter(1.0, low=0.0, high=5.0, low_open=True,
+                             doc="temperature of the softmax; > 1 heavy tails, < 1 finite support", slider=(1.0, 4.0)),
+        "num_iters": Hyperparameter(5, low=1.0, doc="iterations of the normalization (t2 != 1)"),
+        "label_smoothing": Hyperparameter(0.0, low=0.0, high=1.0,
+                                          doc="mass moved to the other classes", slider=(0.0, 0.5)),
+    },
+    properties=("nonnegative", "zero_at_target"),
+    inputs="class_logits", toy_problem="multiclass_noisy",
+    reference="Amid et al., Robust Bi-Tempered Logistic Loss Based on Bregman Divergences, 2019; "
+              "google/bi-tempered-loss bi_tempered_logistic_loss",
+)
+def bitempered_logistic(
+    predictions: ArrayLike, targets: ArrayLike, *, t1: float = 1.0, t2: float = 1.0, num_iters: int = 5,
+    label_smoothing: float = 0.0, ignore_index: int | None = None, weights: ArrayLike | None = None,
+    where: ArrayLike | None = None, reduction: str = "mean",
+) -> jax.Array:
+    """Bi-tempered logistic loss (Amid, Warmuth, Anil and Koren 2019).
+
+    The Bregman divergence of the tempered logarithm ``log_t1`` between the
+    target ``q`` and the tempered softmax ``p = exp_t2(x - lambda(x))``::
+
+        sum_c [q_c (log_t1 q_c - log_t1 p_c) - (q_c^(2-t1) - p_c^(2-t1)) / (2 - t1)]
+
+    with ``log_t(u) = (u^(1-t) - 1) / (1 - t)``, ``exp_t(u) = max(0, 1 + (1-t) u)^(1/(1-t))``
+    and ``lambda(x)`` the normalization that makes ``p`` sum to 1. ``t1 < 1``
+    bounds the loss (outliers far on the wrong side stop pulling), ``t2 > 1``
+    gives the softmax heavy tails (robust near the decision boundary).
+    ``t1 = t2 = 1`` is the softmax cross-entropy exactly for class indices
+    (for probability targets, ``KL(q || p)``: cross-entropy minus the
+    targets' entropy, as in the reference code).
+
+    Use it when labels are noisy; the paper's settings are around
+    ``t1 = 0.8, t2 = 1.2`` (mild noise) to ``t1 = 0.2, t2 = 4`` (heavy noise).
+
+    Matches Google's reference implementation (``google/bi-tempered-loss``):
+    ``lambda`` by ``num_iters`` fixed-point iterations for ``t2 > 1`` and
+    ``num_iters`` bisection steps for ``t2 < 1`` (the same iterations, so the
+    same values; raise ``num_iters`` for a tighter normalization, especially
+    with ``t2 < 1``), and the reference's label smoothing, which keeps
+    ``1 - eps`` on the target class and spreads ``eps`` over the other
+    (finite-logit) classes. Two small differences: ``0 log_t 0`` is taken as 0
+    where the reference adds 1e-10 inside the log, and ``t1``, ``t2`` must be
+    Python numbers (they select the algorithm).
+
+    Args:
+      predictions: logits ``(..., K)``; ``-inf`` for masked-out classes.
+      targets: integer class indices ``(...)`` or probability vectors ``(..., K)``.
+      t1: temperature of the logarithm, in [0, 1].
+      t2: temperature of the softmax, in (0, 5].
+      num_iters: iterations of the normalization (t2 != 1).
+      label_smoothing: ``eps`` as in the reference code (see above).
+      ignore_index: a label value to exclude.
+      weights, where, reduction: per-example weights, mask and reduction.
+
+    Numerical care: powers are taken of ``1 + (1 - t2)(x - lambda)``, never of
+    a probability, with a double-where at 0, so classes outside the finite
+    support (``t2 < 1``) and ``-inf`` logits have finite derivatives;
+    ``lambda`` has the exact implicit derivative (escort probabilities
+    ``p^t2 / sum p^t2``); ``t2 = 1`` uses a log-sum-exp.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> x, y = jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])
+    >>> bool(jnp.allclose(jl.bitempered_logistic(x, y), jl.softmax_cross_entropy(x, y)))
+    True
+    >>> wrong = jnp.array([[-50.0, 50.0, 0.0]])
+    >>> round(float(jl.bitempered_logistic(wrong, y, t1=0.5, t2=1.0)), 3)  # cross-entropy would say 100
+    2.0
+
+    Reference: Amid, Warmuth, Anil and Koren, Robust Bi-Tempered Logistic Loss
+    Based on Bregman Divergences, NeurIPS 2019.
+    """
+    fn = "bitempered_logistic"
+    for key, value in (("t1", t1), ("t2", t2)):
+        if _core.is_traced(value):
+            raise TypeError(f"{fn}: {key} must be a Python number (it selects the algorithm); got a traced value.")
+    t1, t2 = float(t1), float(t2)
+    inputs = _class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
+    x = inputs.predictions
+    smoothing = not _is_zero(label_smoothing)
+    if t1 == 1.0 and t2 == 1.0 and inputs.is_labels and not smoothing:
+        values = -_pick(jax.nn.log_softmax(x, axis=-1), inputs.targets)  # softmax cross-entropy, exactly
+        return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+    q = _target_distribution(inputs, x.shape[-1], x.dtype)
+    if smoothing:
+        finite = jnp.isfinite(x)
+        n_finite = jnp.sum(finite, axis=-1, keepdims=True).astype(x.dtype)
+        share = label_smoothing / jnp.maximum(n_finite - 1.0, 1.0)
+        q = jnp.where(n_finite > 1, (1.0 - n_finite * share) * q + share * finite, q)
+    values = _bitempered_terms(x, q, t1, t2, int(num_iters))
+    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+
+
+# -- symmetric cross-entropy ----------------------------------------------------------------------
+
+
+@register(
+    family="structured", task="multiclass", aliases=("sce",),
+    formula="alpha * (-sum_c q_c log p_c) + beta * (-sum_c p_c max(log q_c, A)),  A = log_zero",
+    summary="classification with noisy labels: cross-entropy plus a noise-tolerant reverse cross-entropy",
+    hyperparameters={
+        "alpha": Hyperparameter(0.1, low=0.0, doc="weight of the cross-entropy term", slider=(0.0, 1.0)),
+        "beta": Hyperparameter(1.0, low=0.0, doc="weight of the reverse cross-entropy term", slider=(0.0, 2.0)),
+        "log_zero": Hyperparameter(-4.0, high=0.0, high_open=True, doc="the value A that stands for log 0",
+                                   slider=(-10.0, -1.0)),
+    },
+    properties=("nonnegative", "zero_at_target", "smooth"),
+    inputs="class_logits", toy_problem="multiclass_noisy",
+    reference="Wang et al., Symmetric Cross Entropy for Robust Learning with Noisy Labels, 2019",
+)
+def symmetric_cross_entropy(
+    predictions: ArrayLike, targets: ArrayLike, *, alpha: float = 0.1, beta: float = 1.0, log_zero: float = -4.0,
+    ignore_index: int | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """Symmetric cross-entropy (Wang et al. 2019): ``alpha CE + beta RCE``.
+
+    ``CE = -sum_c q_c log p_c`` and the reverse cross-entropy
+    ``RCE = -sum_c p_c log q_c`` with ``log 0`` replaced by ``A = log_zero``
+    (the paper's A = -4); for a class index ``y`` it is ``-A (1 - p_y)``, an MAE-like,
+    noise-tolerant term. For probability targets ``log q_c`` is clipped below
+    at ``A`` (the authors' code clamps ``q`` at 1e-4, i.e. ``log_zero = log(1e-4)``).
+
+    Use it when labels are noisy: CE fits the clean classes fast, RCE keeps
+    the noisy ones from being memorized.
+
+    Args:
+      predictions: logits ``(..., K)``; ``-inf`` for masked-out classes.
+      targets: integer class indices ``(...)`` or probability vectors ``(..., K)``.
+      alpha: weight of CE (>= 0; the paper uses 0.1 on CIFAR-10).
+      beta: weight of RCE (>= 0; the paper uses 1.0).
+      log_zero: the stand-in ``A < 0`` for ``log 0``.
+      ignore_index: a label value to exclude.
+      weights, where, reduction: per-example weights, mask and reduction.
+
+    Numerical care: ``1 - p_y`` is ``-expm1(log p_y)``; ``0 log 0 = 0`` in CE;
+    ``-inf`` logits of non-target classes are finite in value and derivatives.
+
+    >>> import jax.numpy as jnp, jaxloss as jl, math
+    >>> logits = jnp.log(jnp.array([[0.5, 0.25, 0.25]]))
+    >>> loss = jl.symmetric_cross_entropy(logits, jnp.array([0]), alpha=0.1, beta=1.0)
+    >>> bool(jnp.isclose(loss, 0.1 * -math.log(0.5) + 4.0 * 0.5))
+    True
+
+    Reference: Wang et al., Symmetric Cross Entropy for Robust Learning with
+    Noisy Labels, ICCV 2019.
+    """
+    fn = "symmetric_cross_entropy"
+    inputs = _class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
+    x = inputs.predictions
+    log_p = jax.nn.log_softmax(x, axis=-1)
+    if inputs.is_labels:
+        log_p_y = _pick(log_p, inputs.targets)
+        ce = -log_p_y
+        rce = -log_zero * -jnp.expm1(log_p_y)
+    else:
+        q = inputs.targets
+        present = q > 0
+        ce = -jnp.sum(jnp.where(present, q * jnp.where(present, log_p, 0.0), 0.0), axis=-1)
+        log_q = jnp.maximum(jnp.where(present, _core.safe_log(q, present), log_zero), log_zero)
+        rce = -jnp.sum(jax.nn.softmax(x, axis=-1) * log_q, axis=-1)
+    return _finish(alpha * ce + beta * rce, inputs, fn=fn, weights=weights, reduction=reduction)
