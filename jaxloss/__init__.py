@@ -99,4 +99,19 @@ from jaxloss.losses import poly1_cross_entropy as poly1_cross_entropy
 from jaxloss.losses import sparsemax_loss as sparsemax_loss
 from jaxloss.losses import symmetric_cross_entropy as symmetric_cross_entropy
 
+# Surrogates of metrics.
+from jaxloss.losses import pairwise_auc as pairwise_auc
+from jaxloss.losses import soft_accuracy as soft_accuracy
+from jaxloss.losses import soft_f1 as soft_f1
+
+# Training: the optax loop, its History, early stopping; toy problems for every loss.
+from jaxloss.train import EarlyStopping as EarlyStopping
+from jaxloss.train import FitResult as FitResult
+from jaxloss.train import History as History
+from jaxloss.train import StopTraining as StopTraining
+from jaxloss.train import fit as fit
+from jaxloss.toys import ToyProblem as ToyProblem
+from jaxloss.toys import toy_problem as toy_problem
+from jaxloss.toys import train_catalog as train_catalog
+
 __version__ = "0.1.0"

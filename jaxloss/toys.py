@@ -276,7 +276,7 @@ def _data_problem(entry: _registry.LossInfo | None, kind_name: str, kind: Kind, 
         metrics += ("auc",)
     return ToyProblem(
         name=entry.name if entry else None, kind=kind_name, description=kind.description,
-        train=train, val=val, model=model, params=params, loss=_loss_with_defaults(entry),
+        train=train, val=None if fast else val, model=model, params=params, loss=_loss_with_defaults(entry),
         optimizer=_ADAM_FAST if fast else _ADAM, epochs=5 if fast else 60,
         batch_size=n_train if fast else 64, metrics=() if fast else metrics)
 
@@ -367,19 +367,70 @@ def toy_problem(name_or_kind: str, *, seed: int = 0, fast: bool = False) -> ToyP
     return _prediction_problem(entry, kind_name, seed, fast)
 
 
-def train_catalog(*, epochs: int | None = None, fast: bool = False, names: Sequence[str] | None = None,
-                  seed: int = 0, progress: bool = False, **fit_options: Any) -> dict[str, FitResult]:
-    """Trains every registered loss (or ``names``) on its toy problem; returns name -> FitResult.
+@dataclasses.dataclass(frozen=True)
+class _Group:
+    """Several losses trained side by side, each on its own copy of the parameters.
 
-    ``epochs`` overrides each problem's suggestion; ``fast`` uses tiny data (see :func:`toy_problem`);
-    other keywords go to :func:`jaxloss.fit`.
+    An objective ``sum_name loss_name(model(params[name], inputs), targets)``: the gradient with
+    respect to ``params[name]`` is that loss's gradient alone, and optax's optimizers act coordinate
+    by coordinate, so every copy follows exactly the trajectory it would follow alone; ``with_terms``
+    gives ``fit`` each loss's value, recorded as ``history["loss/<name>"]``. One compiled program
+    trains the group.
     """
+
+    model: Callable[..., Any]
+    losses: tuple[tuple[str, Any], ...]
+    is_objective: bool = True
+
+    def with_terms(self, params: Any, batch: Any) -> tuple[jax.Array, dict[str, jax.Array]]:
+        inputs, targets = batch
+        parts = {name: jnp.asarray(loss(self.model(params[name], inputs), targets), jnp.float32)
+                 for name, loss in self.losses}
+        return sum(parts.values()), parts
+
+    def __call__(self, params: Any, batch: Any) -> jax.Array:
+        return self.with_terms(params, batch)[0]
+
+
+def train_catalog(*, epochs: int | None = None, fast: bool = False, names: Sequence[str] | None = None,
+                  seed: int = 0, **fit_options: Any) -> dict[str, Any]:
+    """Trains every registered loss (or ``names``) on its toy problem; returns name -> History.
+
+    Losses whose problems share data and model (same kind, same input kind) are trained together in
+    one compiled program, each on its own copy of the parameters (see :class:`_Group`: the result is
+    the one each would reach alone); ``history["loss"]`` of each returned History is that loss's
+    training loss (validation losses under ``"val_loss"``). A non-finite loss stops its whole group
+    (the History's ``stopped`` attribute says why). ``epochs`` overrides the suggested number of
+    epochs; ``fast`` uses tiny data (see :func:`toy_problem`); other keywords go to :func:`jaxloss.fit`.
+    """
+    from jaxloss.train import History
+
     selected = [e.name for e in _registry.catalog()] if names is None else [_registry.info(n).name for n in names]
-    results = {}
+    groups: dict[tuple[str, str], list[tuple[str, ToyProblem]]] = {}
     for name in selected:
         problem = toy_problem(name, seed=seed, fast=fast)
-        options = dict(fit_options, progress=progress)
-        if epochs is not None:
-            options["epochs"] = epochs
-        results[name] = problem.fit(**options)
-    return results
+        groups.setdefault((problem.kind, _registry.info(name).inputs), []).append((name, problem))
+    options = {"progress": False, **fit_options}
+    if epochs is not None:
+        options["epochs"] = epochs
+    results: dict[str, Any] = {}
+    for members in groups.values():
+        first = members[0][1]
+        group = _group(first.model, tuple((name, p.loss) for name, p in members))
+        params = {name: p.params for name, p in members}
+        fitted = fit(first.model, params, group, first.train,
+                              **{"optimizer": first.optimizer, "epochs": first.epochs, "batch_size": first.batch_size,
+                                 "val": first.val, **options})
+        for name, _ in members:
+            values = {"epoch": fitted.history["epoch"], "loss": fitted.history["loss/" + name]}
+            if "val_loss/" + name in fitted.history:
+                values["val_loss"] = fitted.history["val_loss/" + name]
+            history = History(values, monitor="loss")
+            history.status, history.message = fitted.status, fitted.message  # type: ignore[attr-defined]
+            results[name] = history
+    return {name: results[name] for name in selected}
+
+
+@functools.lru_cache(maxsize=None)
+def _group(model: Callable[..., Any], losses: tuple) -> _Group:
+    return _Group(model, losses)

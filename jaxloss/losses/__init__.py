@@ -52,6 +52,11 @@ from jaxloss.losses._structured import poly1_cross_entropy as poly1_cross_entrop
 from jaxloss.losses._structured import sparsemax_loss as sparsemax_loss
 from jaxloss.losses._structured import symmetric_cross_entropy as symmetric_cross_entropy
 
+# Surrogates of metrics.
+from jaxloss.losses._surrogates import pairwise_auc as pairwise_auc
+from jaxloss.losses._surrogates import soft_accuracy as soft_accuracy
+from jaxloss.losses._surrogates import soft_f1 as soft_f1
+
 # Short aliases, the same functions.
 mse = mean_squared_error
 mae = mean_absolute_error

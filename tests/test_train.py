@@ -1,0 +1,187 @@
+"""fit: compiled epochs, History, early stopping, callbacks, NaN guard, checkpoints, data parallel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxloss as jl
+from jaxloss import train
+
+OPT = optax.adam(5e-2)  # one object: its compiled programs are shared by the tests
+
+
+def linear(params, inputs):
+    return inputs @ params["w"] + params["b"]
+
+
+def _data(n=90, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5], np.float32) + 0.2 * rng.normal(size=n).astype(np.float32) > 0)
+    return x, y.astype(np.float32)
+
+
+X, Y = _data()
+P0 = {"w": jnp.zeros(3, jnp.float32), "b": jnp.zeros((), jnp.float32)}
+
+
+def _fit(**kw):
+    options = dict(optimizer=OPT, epochs=4, batch_size=32, val=(X[60:], Y[60:]), progress=False)
+    options.update(kw)
+    return jl.fit(linear, P0, jl.binary_cross_entropy, (X[:60], Y[:60]), **options)
+
+
+def test_fit_trains_and_records_history_and_metrics():
+    r = _fit(metrics=("binary_accuracy", "auc"), epochs=6)
+    assert r.status == "completed" and r.epochs == 6 and "completed 6 epochs" in r.message
+    h = r.history
+    for key in ("loss", "val_loss", "binary_accuracy", "val_binary_accuracy", "auc", "val_auc"):
+        assert h[key].shape == (6,)
+    assert h["loss"][-1] < h["loss"][0] and h["val_auc"][-1] > 0.8
+    assert list(h["epoch"]) == [1, 2, 3, 4, 5, 6]
+    # The validation loss is the loss on the validation data at the final parameters.
+    final = float(jl.binary_cross_entropy(linear(r.last_params, X[60:]), Y[60:]))
+    np.testing.assert_allclose(h["val_loss"][-1], final, rtol=1e-5)
+
+
+def test_second_fit_compiles_nothing_new():
+    _fit(epochs=1)
+    before = train._TRACE_COUNT["epoch"]
+    r = _fit(epochs=2, seed=3)
+    assert train._TRACE_COUNT["epoch"] == before and r.compile_seconds == 0.0
+
+
+def test_partial_last_batch_is_processed():
+    # 60 examples, batch 32: one full step and one step of 28; with SGD(1) on a loss that is the mean
+    # of the predictions, each step moves b by exactly -1, so two steps per epoch.
+    sgd = optax.sgd(1.0)
+    mean_loss = lambda p, t: jnp.mean(p)  # noqa: E731
+    r = jl.fit(linear, P0, mean_loss, (X[:60], Y[:60]), optimizer=sgd, epochs=1, batch_size=32, progress=False)
+    assert float(r.params["b"]) == pytest.approx(-2.0)
+    r = jl.fit(linear, P0, mean_loss, (X[:60], Y[:60]), optimizer=sgd, epochs=1, batch_size=32, progress=False,
+               drop_remainder=True)
+    assert float(r.params["b"]) == pytest.approx(-1.0)
+
+
+def test_early_stopping_restores_best_and_marks_history():
+    calls = []
+    # A monitor that stops improving: the callback sees every epoch; patience 1 stops two epochs after the best.
+    r = _fit(epochs=30, early_stopping=jl.EarlyStopping(monitor="val_loss", patience=1, min_delta=10.0),
+             callbacks=(lambda epoch, logs: calls.append((epoch, logs["loss"])),))
+    assert r.status == "early_stopped" and r.history.stopped_epoch == 3 and r.history.best_epoch == 1
+    assert "early-stopped at epoch 3" in r.message
+    assert [c[0] for c in calls] == [1, 2, 3]
+    assert r.params is r.best_params and r.last_params is not r.best_params
+    fig = r.history.plot()
+    assert len(fig.axes) >= 1
+    jl.plot.close(fig) if hasattr(jl, "plot") else None
+
+
+def test_early_stopping_mode_auto_follows_the_metric():
+    r = _fit(epochs=3, metrics=("auc",), early_stopping=jl.EarlyStopping(monitor="val_auc", patience=5))
+    assert r.history.mode == "max" and r.history.monitor == "val_auc"
+
+
+def test_callback_can_stop():
+    r = _fit(epochs=10, callbacks=(lambda epoch, logs: epoch == 2,))
+    assert r.status == "stopped_by_callback" and r.epochs == 2
+
+    def raiser(epoch, logs):
+        raise jl.StopTraining
+
+    assert _fit(epochs=10, callbacks=(raiser,)).epochs == 1
+
+
+def test_non_finite_loss_keeps_last_finite_params():
+    # The loss turns NaN once b passes -1.5 (during the second step of epoch 1 ... names it).
+    sgd = optax.sgd(1.0)
+    loss = lambda p, t: jnp.mean(p) + jnp.where(jnp.mean(p) < -1.5, jnp.nan, 0.0)  # noqa: E731
+    x = np.zeros((64, 3), np.float32)
+    r = jl.fit(linear, P0, loss, (x, np.zeros(64, np.float32)), optimizer=sgd, epochs=5, batch_size=16,
+               progress=False)
+    assert r.status == "non_finite" and "epoch 1, step 3" in r.message
+    assert float(r.params["b"]) == pytest.approx(-2.0)  # after two good steps, nothing after the bad one
+    assert bool(jnp.all(jnp.isfinite(r.params["w"])))
+
+
+def test_keyboard_interrupt_returns_what_was_trained():
+    def interrupt(epoch, logs):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    r = _fit(epochs=10, callbacks=(interrupt,))
+    assert r.status == "interrupted" and r.epochs == 2
+
+
+def test_checkpoint_and_resume_give_the_uninterrupted_result(tmp_path):
+    full = _fit(epochs=4)
+    _fit(epochs=2, checkpoint_dir=tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["best_params.npz", "history.json", "opt_state.npz", "params.npz",
+                                            "state.json"]
+    json.loads((tmp_path / "state.json").read_text())
+    resumed = _fit(epochs=4, resume_from=tmp_path)
+    np.testing.assert_allclose(resumed.history["loss"], full.history["loss"], rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(full.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_history_round_trips_through_json_and_csv(tmp_path):
+    h = _fit(epochs=2, metrics=("auc",)).history
+    for back in (jl.History.from_json(h.to_json()), jl.History.from_csv(h.to_csv()),
+                 jl.History.from_json(h.to_json(tmp_path / "h.json")), jl.History.from_csv(h.to_csv(tmp_path / "h.csv"))):
+        assert set(back) == set(h)
+        for key in h:
+            np.testing.assert_allclose(back[key], h[key])
+
+
+def test_objective_and_composite_terms():
+    objective = jl.objective(linear, jl.binary_cross_entropy) if hasattr(jl, "objective") else None
+    if objective is None:
+        pytest.skip("jaxloss.objective is not available")
+    assert train.is_objective(objective)
+    r = jl.fit(linear, P0, objective, (X, Y), optimizer=OPT, epochs=2, batch_size=30, progress=False)
+    assert r.status == "completed" and r.history["loss"][-1] < r.history["loss"][0]
+
+
+def test_bad_arguments_raise_clear_errors():
+    with pytest.raises(ValueError, match="monitor='val_auc' is not recorded"):
+        _fit(monitor="val_auc")
+    with pytest.raises(ValueError, match="same number of examples"):
+        jl.fit(linear, P0, jl.mse, (X[:10], Y[:9]), progress=False)
+    with pytest.raises(ValueError, match="mode="):
+        jl.EarlyStopping(mode="up")
+
+
+def test_data_parallel_equals_single_device():
+    code = textwrap.dedent("""
+        import os
+        os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+        import jax, jax.numpy as jnp, numpy as np, optax, jaxloss as jl
+        assert jax.local_device_count() == 4
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(96, 3)).astype(np.float32)
+        y = (x[:, 0] - x[:, 1] > 0).astype(np.float32)
+        model = lambda p, i: i @ p["w"] + p["b"]
+        p0 = {"w": jnp.zeros(3), "b": jnp.zeros(())}
+        opt = optax.adam(0.05)
+        kw = dict(optimizer=opt, epochs=3, batch_size=32, val=(x[:40], y[:40]), progress=False, metrics=("auc",))
+        a = jl.fit(model, p0, jl.binary_cross_entropy, (x, y), data_parallel=True, **kw)
+        b = jl.fit(model, p0, jl.binary_cross_entropy, (x, y), data_parallel=False, **kw)
+        assert len(a.params["w"].sharding.device_set) == 4
+        np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-5)
+        np.testing.assert_allclose(a.params["w"], b.params["w"], rtol=1e-5, atol=1e-6)
+        print("OK")
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and "OK" in out.stdout, out.stderr[-3000:]
