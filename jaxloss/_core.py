@@ -286,3 +286,19 @@ def elementwise(
     p = exclude(p, mask).astype(work)
     t = exclude(t, mask).astype(work)
     return reduce(kernel(p, t), reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
+
+
+@jax.custom_jvp
+def absolute(x: jax.Array) -> jax.Array:
+    """|x| with the subgradient 0 at x = 0 (``jnp.abs`` differentiates to 1 there).
+
+    0 is the minimum-norm subgradient, the one PyTorch's ``abs`` uses: a
+    prediction exactly on its target is not pushed either way.
+    """
+    return jnp.abs(x)
+
+
+@absolute.defjvp
+def _absolute_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return jnp.abs(x), jnp.sign(x) * t

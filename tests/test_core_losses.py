@@ -35,6 +35,12 @@ def test_mae_grows_linearly():
     assert values.tolist() == [10.0, 20.0]
 
 
+def test_absolute_error_has_zero_subgradient_on_target():
+    g = jax.grad(jl.mae)(jnp.array([0.0, 1.0, -1.0]), jnp.zeros(3))
+    assert g.tolist() == [0.0, 1.0 / 3, -1.0 / 3]
+    assert jax.grad(jl.smooth_l1)(jnp.array([0.0]), jnp.zeros(1), beta=0.0).tolist() == [0.0]
+
+
 def test_dog_cat_fish_prediction():
     probs = jnp.array([[0.7, 0.2, 0.1]] * 3)
     costs = jl.cross_entropy(probs, jnp.array([0, 1, 2]), from_logits=False, reduction="none")

@@ -108,7 +108,7 @@ def mean_absolute_error(
     30.0
     """
     return _core.elementwise(
-        lambda p, t: jnp.abs(p - t), predictions, targets,
+        lambda p, t: _core.absolute(p - t), predictions, targets,
         fn="mean_absolute_error", weights=weights, where=where, reduction=reduction,
     )
 
@@ -191,7 +191,7 @@ def smooth_l1(
     def kernel(p: jax.Array, t: jax.Array) -> jax.Array:
         error = p - t
         if isinstance(beta, (int, float)) and beta == 0:
-            return jnp.abs(error)
+            return _core.absolute(error)
         return _huber_kernel(error, beta) / beta
 
     return _core.elementwise(
@@ -347,7 +347,7 @@ def mean_absolute_percentage_error(
     """
 
     def kernel(p: jax.Array, t: jax.Array) -> jax.Array:
-        return jnp.abs(p - t) / jnp.maximum(jnp.abs(t), jnp.asarray(_MAPE_EPSILON, t.dtype))
+        return _core.absolute(p - t) / jnp.maximum(jnp.abs(t), jnp.asarray(_MAPE_EPSILON, t.dtype))
 
     return _core.elementwise(
         kernel, predictions, targets, fn="mean_absolute_percentage_error",
