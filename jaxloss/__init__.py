@@ -114,4 +114,7 @@ from jaxloss.toys import ToyProblem as ToyProblem
 from jaxloss.toys import toy_problem as toy_problem
 from jaxloss.toys import train_catalog as train_catalog
 
+# The interactive playground (matplotlib widgets; matplotlib is imported only when it opens).
+from jaxloss.playground import playground as playground
+
 __version__ = "0.1.0"

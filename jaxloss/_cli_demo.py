@@ -37,9 +37,9 @@ def _run_demo(args: Any) -> int:
 
 
 def _run_playground(args: Any) -> int:
-    from jaxloss import playground
+    from jaxloss.playground import playground
 
-    playground.playground(args.losses or None, prediction=args.prediction, target=args.target,
+    playground(args.losses or None, prediction=args.prediction, target=args.target,
                           load=args.load, save_to=args.save, out=args.out, show=not args.no_show)
     return 0
 

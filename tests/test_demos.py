@@ -1,0 +1,220 @@
+"""The demo gallery and the playground: each demo runs fast, writes its files and shows what it claims."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import jaxloss as jl
+from jaxloss import demos
+from jaxloss.demos import playground_2d
+from jaxloss.playground import Playground, PlaygroundState
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    return tmp_path_factory.mktemp("demos")
+
+
+def _run(name, out):
+    result = demos.run(name, out, fast=True)
+    assert result.figures, name
+    for path in result.figures:
+        assert os.path.getsize(path) > 1000 or path.endswith(".json"), path
+    assert result.summary.strip()
+    return result
+
+
+def test_every_demo_is_listed_and_has_a_script():
+    assert demos.names() == ["darts", "mse-vs-mae", "outliers", "cross-entropy", "loss-vs-accuracy", "training-curve",
+                             "overfitting", "loss-vs-metric", "descent", "landscape", "gradients", "playground-2d"]
+    for name in demos.names():
+        module = demos.get(name)
+        assert module.NAME == name and module.BLURB and callable(module.run)
+        assert os.path.exists(os.path.join(ROOT, "demos", name.replace("-", "_") + ".py"))
+    with pytest.raises(KeyError, match="mse-vs-mae"):
+        demos.get("mse_vs_ma")
+
+
+def test_darts(out):
+    r = _run("darts", out)
+    n = r.numbers
+    assert n["scattered_mse"] > n["tight_mse"] and n["scattered_mae"] > n["tight_mae"]
+    d = r.data["distances"]["scattered"]
+    assert n["scattered_mse"] == pytest.approx(np.mean(d ** 2), rel=1e-5)
+    assert n["scattered_mae"] == pytest.approx(np.mean(d), rel=1e-5)
+
+
+def test_mse_vs_mae(out):
+    r = _run("mse-vs-mae", out)
+    e, mse, mae = r.data["errors"], r.data["MSE"], r.data["MAE"]
+    beyond = np.abs(e) > 1.0
+    assert np.all(mse[beyond] > mae[beyond])  # the MSE curve is above the MAE curve beyond an error of 1
+    assert np.all(mse[np.abs(e) < 1.0] <= mae[np.abs(e) < 1.0] + 1e-7)
+    assert (r.numbers["mse(+3)"], r.numbers["mse(-3)"], r.numbers["mae(10)"], r.numbers["mae(20)"]) == (9, 9, 10, 20)
+    assert np.all(np.abs(r.data["grad MAE"][np.abs(e) > 0.05]) == pytest.approx(1.0))
+
+
+def test_loss_vs_error_figure_holds_the_curves():
+    from jaxloss import plot
+
+    fig = plot.loss_vs_error(["mse", "mae"], np.linspace(-3, 3, 61))
+    (x, mse), (_, mae) = (line.get_data() for line in fig.axes[0].lines[:2])
+    assert np.all(np.asarray(mse)[np.abs(x) > 1] > np.asarray(mae)[np.abs(x) > 1])
+    grads = [np.asarray(line.get_ydata()) for line in fig.axes[1].lines[:2]]
+    np.testing.assert_allclose(grads[0], 2 * np.asarray(x), rtol=1e-5, atol=1e-6)
+    plot.close(fig)
+
+
+def test_outliers(out):
+    r = _run("outliers", out)
+    err = r.data["slope_error"]
+    assert err["MSE"] > 2 * err["MAE"] and err["MSE"] > 2 * err["Huber (delta=1)"]
+
+
+def test_cross_entropy(out):
+    r = _run("cross-entropy", out)
+    np.testing.assert_allclose(r.data["costs"], -np.log([0.7, 0.2, 0.1]), rtol=1e-5)
+    assert np.all(np.diff(r.data["-log p"]) < 0)
+
+
+def test_loss_vs_accuracy(out):
+    n = _run("loss-vs-accuracy", out).numbers
+    assert n["accuracy A"] == n["accuracy B"] == pytest.approx(0.9)
+    assert n["loss B"] > 3 * n["loss A"]
+
+
+def test_training_curve(out):
+    r = _run("training-curve", out)
+    train = r.data["train"]
+    assert train[-1] < 0.3 * train[0]  # far below the first
+    end_high, end_drop = r.data["phases"]
+    assert 1 <= end_high < end_drop <= len(train)
+
+
+def test_overfitting(out):
+    r = _run("overfitting", out)
+    val, train = r.data["val"], r.data["train"]
+    best = int(np.argmin(val))
+    assert best < len(val) - 1 and val[-1] > 1.5 * val[best]  # validation turns up before the last epoch
+    assert train[-1] < train[best]  # while training keeps falling
+    assert r.numbers["early stop status"] == "early_stopped" and r.numbers["early stop epoch"] < len(val)
+
+
+def test_loss_vs_metric(out):
+    r = _run("loss-vs-metric", out)
+    sweep = r.data["sweep"]
+    assert np.all(sweep["grad accuracy"] == 0.0)
+    assert np.mean(np.abs(sweep["grad loss"]) > 1e-4) > 0.9
+    assert len(np.unique(sweep["accuracy"])) > 2  # a staircase, not a constant
+
+
+def test_descent_has_one_panel_per_registered_loss(out):
+    r = _run("descent", out)
+    names = [e.name for e in jl.catalog()]
+    assert r.data["names"] == names and r.numbers["panels"] == len(names)
+    assert set(r.data["curves"]) | set(r.data["failures"]) == set(names)
+
+
+def test_landscape(out):
+    r = _run("landscape", out)
+    for land in r.data["surfaces"].values():
+        assert np.all(np.isfinite(land.values)) and set(land.paths) == {"SGD", "momentum", "Adam"}
+        start = [p[0] for p in land.paths.values()]
+        assert np.allclose(start, start[0])
+    pca = r.data["pca"]
+    assert pca.explained[0] > 0.5 and pca.paths["Adam"].shape[1] == 2
+    assert r.data["mlp_losses"][-1] < r.data["mlp_losses"][0]
+
+
+def test_loss_landscape_filter_normalization():
+    import jax.numpy as jnp
+
+    from jaxloss import plot
+
+    params = {"w": jnp.asarray(np.random.default_rng(0).normal(size=(3, 4))), "b": jnp.ones(4)}
+    land = plot.landscape_surface(lambda p: jnp.sum(p["w"] ** 2) + jnp.sum(p["b"]), params, resolution=5)
+    d = land.directions[0]
+    w_dir = d[4:].reshape(3, 4) if d[:4].any() == 0 else d[:12].reshape(3, 4)  # biases are zeroed
+    np.testing.assert_allclose(np.linalg.norm(w_dir, axis=0), np.linalg.norm(np.asarray(params["w"]), axis=0),
+                               rtol=1e-6)
+    assert land.values.shape == (5, 5)
+
+
+def test_gradients(out):
+    r = _run("gradients", out)
+    assert r.numbers["outlier share MSE"] > 0.6 > r.numbers["outlier share Huber (delta=1)"]
+    assert r.numbers["dominant are outliers"]
+
+
+def test_playground_2d_and_its_settings(out, tmp_path):
+    r = _run("playground-2d", out)
+    gif = next(p for p in r.figures if p.endswith(".gif"))
+    from PIL import Image
+
+    with Image.open(gif) as im:
+        assert im.n_frames == r.numbers["frames"] >= 2
+    assert r.data["train_loss"][-1] < r.data["train_loss"][0]
+    s = playground_2d.Settings(dataset="circles", loss="hinge", steps=10, frames=2, n=40, seed=3)
+    path = tmp_path / "s.json"
+    s.to_json(path)
+    assert playground_2d.Settings.from_json(path) == s
+    a = playground_2d.train(s)
+    b = playground_2d.train(playground_2d.Settings.from_json(path))
+    np.testing.assert_array_equal(a["train_loss"], b["train_loss"])  # reproduced exactly
+    with pytest.raises(ValueError, match="triplet"):
+        playground_2d.Settings(loss="triplet_margin").checked()
+
+
+def test_playground_widgets_redraw(tmp_path):
+    pg = Playground(["mse", "huber", "mae"], prediction=2.0, target=0.0)
+    mse_line = pg.value_lines["mean_squared_error"]
+    x, y = (np.asarray(a) for a in mse_line.get_data())
+    np.testing.assert_allclose(y, x ** 2, rtol=1e-5, atol=1e-6)
+    pg.sliders["target"].set_val(1.0)  # the curve moves with the target
+    x, y = (np.asarray(a) for a in mse_line.get_data())
+    np.testing.assert_allclose(y, (x - 1.0) ** 2, rtol=1e-5, atol=1e-6)
+    pg.sliders["prediction"].set_val(4.0)
+    assert pg.markers["mean_squared_error"].get_data()[1][0] == pytest.approx(9.0)
+    assert pg.numbers()["huber"] == pytest.approx((2.5, 1.0))
+    pg.sliders["huber.delta"].set_val(2.0)  # a hyperparameter slider changes its loss only
+    assert pg.numbers()["huber"] == pytest.approx((4.0, 2.0))
+    gx, g = (np.asarray(a) for a in pg.grad_lines["huber"].get_data())
+    assert np.max(g) == pytest.approx(2.0)
+    pg.checks.set_active(2)  # untick MAE
+    assert not pg.value_lines["mean_absolute_error"].get_visible() and "mean_absolute_error" not in pg.numbers()
+    path = pg.save(tmp_path / "pg.json")
+    pg.close()
+    state = PlaygroundState.from_json(path)
+    assert state.losses == ["mean_squared_error", "huber"] and state.prediction == 4.0
+    assert state.options["huber"]["delta"] == pytest.approx(2.0)
+    again = Playground(state=state)
+    assert again.numbers()["huber"] == pytest.approx((4.0, 2.0))
+    again.close()
+
+
+def test_playground_without_display_saves_a_figure(tmp_path, capsys):
+    pg = jl.playground(["quantile"], out=str(tmp_path / "pg.png"), save_to=str(tmp_path / "state.json"))
+    pg.close()
+    assert "no interactive display" in capsys.readouterr().out
+    assert (tmp_path / "pg.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "state.json").read_text())["losses"] == ["quantile"]
+    with pytest.raises(ValueError, match="one prediction and one target"):
+        Playground(["cross_entropy"])
+
+
+def test_command_line_lists_and_runs(tmp_path):
+    from jaxloss import cli
+
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    listing = subprocess.run([sys.executable, "-m", "jaxloss", "demo"], capture_output=True, text=True, env=env,
+                             cwd=tmp_path, check=True).stdout
+    assert all(name in listing for name in demos.names())
+    assert cli.main(["demo", "cross-entropy", "--fast", "--out", str(tmp_path), "--format", "svg"]) == 0
+    assert (tmp_path / "cross_entropy.svg").exists()
+    assert cli.main(["demo", "no-such-demo"]) == 2
