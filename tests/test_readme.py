@@ -31,3 +31,20 @@ def test_catalog_table_is_in_sync_with_the_registry():
     assert _cli_catalog.readme_with_catalog(README) == README, (
         "README's catalog is stale: run `jaxloss list --update-readme README.md`"
     )
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README, re.S)
+
+
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    """Every Python example in README.md runs as written (in a scratch directory)."""
+    monkeypatch.chdir(tmp_path)
+    blocks = python_blocks()
+    assert len(blocks) >= 5
+    for i, block in enumerate(blocks):
+        namespace: dict = {"__name__": f"readme_block_{i}"}
+        exec(compile(block, f"README.md python block {i}", "exec"), namespace)  # noqa: S102
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
