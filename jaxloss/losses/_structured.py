@@ -18,7 +18,9 @@ import jax.numpy as jnp
 
 from jaxloss import _core
 from jaxloss._registry import Hyperparameter, register
-from jaxloss.losses._classification import _LABEL_SMOOTHING, _class_inputs, _finish, _is_zero, _pick
+from jaxloss.losses._classification import (
+    _LABEL_SMOOTHING, _class_inputs, _finish, _is_zero, _pick, softmax_cross_entropy,
+)
 
 ArrayLike = Any
 
@@ -381,9 +383,9 @@ def bitempered_logistic(
     inputs = _class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
     x = inputs.predictions
     smoothing = not _is_zero(label_smoothing)
-    if t1 == 1.0 and t2 == 1.0 and inputs.is_labels and not smoothing:
-        values = -_pick(jax.nn.log_softmax(x, axis=-1), inputs.targets)  # softmax cross-entropy, exactly
-        return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+    if t1 == 1.0 and t2 == 1.0 and inputs.is_labels and not smoothing:  # softmax cross-entropy, exactly
+        return softmax_cross_entropy(predictions, targets, ignore_index=ignore_index, weights=weights,
+                                     where=where, reduction=reduction)
     q = _target_distribution(inputs, x.shape[-1], x.dtype)
     if smoothing:
         finite = jnp.isfinite(x)
