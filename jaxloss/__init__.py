@@ -117,4 +117,17 @@ from jaxloss.toys import train_catalog as train_catalog
 # The interactive playground (matplotlib widgets; matplotlib is imported only when it opens).
 from jaxloss.playground import playground as playground
 
+# Probabilistic.
+from jaxloss.losses import generalized_kl_divergence as generalized_kl_divergence
+from jaxloss.losses import jensen_shannon as jensen_shannon
+from jaxloss.losses import laplace_nll as laplace_nll
+from jaxloss.losses import student_t_nll as student_t_nll
+
+# Robust regression.
+from jaxloss.losses import cauchy as cauchy
+from jaxloss.losses import general_robust as general_robust
+from jaxloss.losses import geman_mcclure as geman_mcclure
+from jaxloss.losses import tukey_biweight as tukey_biweight
+from jaxloss.losses import welsch as welsch
+
 __version__ = "0.1.0"

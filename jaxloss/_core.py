@@ -288,6 +288,52 @@ def elementwise(
     return reduce(kernel(p, t), reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 
+# -- shared by the probabilistic and robust families ----------------------------------------------
+
+
+def log1p_square(y: jax.Array) -> jax.Array:
+    """log(1 + y^2), finite with exact derivatives of every order for any finite y.
+
+    ``y^2`` overflows float32 for ``|y| > 1.8e19``; above 1 the value is written
+    as ``2 log|y| + log1p((1/y)^2)``, which never forms ``y^2`` (double ``where``).
+    """
+    small = jnp.abs(y) <= 1
+    y_small = jnp.where(small, y, jnp.zeros((), y.dtype))
+    y_big = jnp.where(small, jnp.ones((), y.dtype), y)
+    inv = 1 / y_big
+    return jnp.where(small, jnp.log1p(jnp.square(y_small)), 2 * jnp.log(jnp.abs(y_big)) + jnp.log1p(jnp.square(inv)))
+
+
+def parameter_array(
+    value: Any, shape: tuple[int, ...], *, name: str, fn: str, mask: jax.Array | None,
+    fill: float = 1.0, positive: bool = False,
+) -> jax.Array:
+    """A loss parameter (scalar or array broadcastable to ``shape``), upcast from half precision.
+
+    Differentiable. Entries of excluded examples are replaced by ``fill`` (a safe
+    value), so that garbage there reaches neither value nor gradient. With
+    ``positive=True`` concrete arrays are checked to be > 0 (scalars are checked
+    by the registry).
+    """
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
+        value = jnp.asarray(value).astype(jnp.result_type(float))
+    x = upcast(jnp.asarray(value))
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.result_type(float))
+    if positive and not is_traced(x) and np.ndim(x) > 0:
+        arr = np.asarray(x)
+        if not np.all(arr > 0):
+            raise ValueError(
+                f"{fn}: {name} must be > 0 everywhere; got values down to {np.nanmin(arr):g}"
+                f"{' and NaN' if np.isnan(arr).any() else ''}."
+            )
+    x = broadcastable(x, shape, fn=fn, name=name)
+    if mask is not None:
+        x = jnp.where(mask, x, jnp.full((), fill, x.dtype))
+    return x
+
+
 @jax.custom_jvp
 def absolute(x: jax.Array) -> jax.Array:
     """|x| with the subgradient 0 at x = 0 (``jnp.abs`` differentiates to 1 there).

@@ -622,6 +622,37 @@ _kind(
 )
 
 
+# -- non-negative measures (probabilistic family) -----------------------------------------------
+
+
+def _measure(rng: np.random.Generator, n: int) -> np.ndarray:
+    t = rng.uniform(0.0, 3.0, (n, NUM_CLASSES))
+    t[:, 0] = 0.0  # zero entries: 0 log 0 must count as 0
+    return t
+
+
+def _measure_hard(rng: np.random.Generator, n: int) -> list[Sample]:
+    t = _measure(rng, n)
+    x = rng.normal(size=(n, NUM_CLASSES))
+    return [
+        Sample((np.zeros_like(t), np.zeros_like(t)), description="zero measures"),
+        Sample((np.zeros_like(t), t), description="zero predictions where the target is positive"),
+        Sample((np.full_like(t, 1e20), t), description="predictions of 1e20"),
+        Sample((np.where(t > 0, x, -np.inf), t), {"log_input": True}, description="-inf log-measures where the target is 0"),
+        Sample((np.full_like(t, -1e4), t), {"log_input": True}, description="log-measures of -1e4"),
+    ]
+
+
+_kind(
+    "nonnegative_measure",
+    random=lambda rng, n: Sample((rng.uniform(0.2, 3.0, (n, NUM_CLASSES)), _measure(rng, n))),
+    perfect=lambda rng, n: (lambda t: Sample((t.copy(), t)))(_measure(rng, n)),
+    hard=_measure_hard,
+    example_ndim=lambda s: np.ndim(s.args[0]) - 1,
+    doc="non-negative measures (n, K), not normalised, and targets of the same shape with zero entries",
+)
+
+
 def kind(name: str) -> InputKind:
     try:
         return KINDS[name]

@@ -57,6 +57,19 @@ from jaxloss.losses._surrogates import pairwise_auc as pairwise_auc
 from jaxloss.losses._surrogates import soft_accuracy as soft_accuracy
 from jaxloss.losses._surrogates import soft_f1 as soft_f1
 
+# Probabilistic.
+from jaxloss.losses._probabilistic import generalized_kl_divergence as generalized_kl_divergence
+from jaxloss.losses._probabilistic import jensen_shannon as jensen_shannon
+from jaxloss.losses._probabilistic import laplace_nll as laplace_nll
+from jaxloss.losses._probabilistic import student_t_nll as student_t_nll
+
+# Robust regression.
+from jaxloss.losses._robust import cauchy as cauchy
+from jaxloss.losses._robust import general_robust as general_robust
+from jaxloss.losses._robust import geman_mcclure as geman_mcclure
+from jaxloss.losses._robust import tukey_biweight as tukey_biweight
+from jaxloss.losses._robust import welsch as welsch
+
 # Short aliases, the same functions.
 mse = mean_squared_error
 mae = mean_absolute_error
