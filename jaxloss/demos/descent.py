@@ -21,6 +21,8 @@ TITLE = "Gradient descent on each loss"
 BLURB = "every registered loss trained on its toy problem: a grid of training curves, one panel per loss"
 
 COLUMNS = 8
+#: Beyond the house palette's six readable colours, Paul Tol's colour-blind-safe "muted" set.
+FAMILY_EXTRA_COLORS = ("#882255", "#44AA99", "#999933", "#332288", "#AA4499", "#117733", "#555555")
 
 
 def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, formats: tuple[str, ...] = ("png",),
@@ -47,7 +49,8 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
             failures[entry.name] = f"{type(err).__name__}: {err}"[:120]
 
     families = list(dict.fromkeys(e.family for e in entries))
-    color_of = {fam: plot.PALETTE[i % 6] for i, fam in enumerate(families)}
+    colors = plot.PALETTE[:6] + FAMILY_EXTRA_COLORS
+    color_of = {fam: colors[i % len(colors)] for i, fam in enumerate(families)}
     rows = math.ceil(len(entries) / COLUMNS)
     fig, axes = plot.new_figure(rows, COLUMNS, width=2.05 * COLUMNS, height=1.75 * rows + 0.7)
     for ax in axes.ravel()[len(entries):]:
@@ -57,8 +60,10 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
         if values is not None and len(values):
             ax.plot(np.arange(1, len(values) + 1), values, color=color_of[entry.family], linewidth=1.8)
         if entry.name in failures:
-            ax.text(0.5, 0.5, "failed:\n" + failures[entry.name][:40], transform=ax.transAxes, ha="center",
-                    va="center", fontsize=7, color=plot.PALETTE[1], wrap=True)
+            ax.text(0.5, 0.5, "failed:\n" + failures[entry.name].split(":")[0], transform=ax.transAxes,
+                    ha="center", va="center", fontsize=8, color=plot.PALETTE[1])
+            ax.set_xticks([])
+            ax.set_yticks([])
         ax.set_title(entry.name, fontsize=8.5, fontweight="bold", color=color_of[entry.family])
         ax.tick_params(labelsize=6.5, length=2)
         ax.grid(True, alpha=0.3)
