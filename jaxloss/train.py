@@ -11,14 +11,20 @@
 
 How an epoch runs
 -----------------
-Each epoch is **one** ``jax.jit``-compiled program: the training examples are shuffled on the device
-with ``jax.random.permutation`` (the key is derived from ``(seed, epoch)``, so a resumed run draws the
-same batches), the full batches run under ``lax.scan``, and validation runs in the same program. The
-host sees the device once per epoch, to read a handful of scalars (losses, metrics, the NaN guard).
+Each epoch runs in **one** ``jax.jit``-compiled program: the training examples are shuffled on the
+device with ``jax.random.permutation`` (the key is derived from ``(seed, epoch)``, so a resumed run
+draws the same batches), the full batches run under ``lax.scan``, and validation runs in the same
+program. The program also runs *several* epochs in a ``lax.while_loop`` (up to 64 per call), keeping
+the best epoch of the monitored quantity, its parameters and the early-stopping count on the device,
+so that the host reads the per-epoch values once per chunk of epochs. Epochs run one per call when
+``callbacks`` or ``checkpoint_dir`` need the host after each one; with a progress display the chunks
+grow from one epoch; otherwise one call runs up to 64 epochs, and the next chunk is dispatched before
+the previous one is read. The results are the same in every case.
 
 The program is compiled once per (model, loss, optimizer, metrics, batch size) and per data shape; a
-second ``fit`` with the same objects and shapes compiles nothing new. Optimizers are compared by
-identity: build ``optax.adam(1e-3)`` once and reuse it (the default optimizer is one shared object).
+second ``fit`` with the same objects and shapes compiles nothing new, whatever ``epochs``, ``seed``,
+``monitor`` or ``early_stopping``. Optimizers are compared by identity: build ``optax.adam(1e-3)`` once
+and reuse it (the default optimizer is one shared object).
 
 The partial last batch: when ``batch_size`` does not divide the number of examples, the ``n %
 batch_size`` examples left over after the full batches form one more, smaller optimizer step at the
@@ -171,6 +177,11 @@ class History(Mapping):
         for key, value in logs.items():
             self._values.setdefault(key, []).append(float(value))
 
+    def extend(self, columns: Mapping[str, Sequence[float]]) -> None:
+        """Appends several epochs at once: ``columns`` maps a name to its values, one per epoch."""
+        for key, values in columns.items():
+            self._values.setdefault(key, []).extend(float(v) for v in values)
+
     def copy(self) -> History:
         return History(self._values, monitor=self.monitor, mode=self.mode, best_epoch=self.best_epoch,
                        stopped_epoch=self.stopped_epoch)
@@ -283,7 +294,7 @@ class FitResult:
         ``"interrupted"``.
       message: the status in words (for ``"non_finite"``, the epoch and the step).
       epochs: the number of epochs run.
-      compile_seconds: time spent in the first call of the epoch program (0 when it was cached).
+      compile_seconds: time spent tracing and compiling the training program (0 when it was cached).
     """
 
     params: Any
@@ -333,16 +344,41 @@ def _select(pred: jax.Array, a: Any, b: Any) -> Any:
 
 
 def _take(tree: Any, idx: jax.Array) -> Any:
-    return jax.tree.map(lambda x: jnp.take(x, idx, axis=0), tree)
+    # The indices come from a permutation or a range: in bounds, so no bounds handling in the gather.
+    return jax.tree.map(lambda x: x.at[idx].get(mode="promise_in_bounds"), tree)
 
 
 def _batches(tree: Any, perm: jax.Array, count: int, size: int) -> Any:
-    return jax.tree.map(lambda x: jnp.take(x, perm[: count * size], axis=0).reshape((count, size) + x.shape[1:]), tree)
+    return jax.tree.map(lambda x: x.at[perm[: count * size]].get(mode="promise_in_bounds")
+                        .reshape((count, size) + x.shape[1:]), tree)
 
 
-def _build_epoch(model: Callable, loss: Callable, optimizer: optax.GradientTransformation,
-                 metric_list: tuple[_metrics.Metric, ...], batch_size: int, val_batch_size: int,
-                 drop_remainder: bool, mesh: Any) -> Callable:
+#: The most epochs one call of the compiled program runs (the length of its per-epoch log buffers).
+_CHUNK = 64
+
+
+def _monitorable(metric_list: tuple[_metrics.Metric, ...], has_val: bool) -> list[str]:
+    """The History keys a monitor may name, in the order the program stacks them."""
+    names = ["loss"] + [m.name for m in metric_list]
+    return names + ["val_" + k for k in names] if has_val else names
+
+
+def _log_order(names: Any, metric_list: tuple[_metrics.Metric, ...]) -> list[str]:
+    """History's column order: loss, its terms, metrics, then the same for validation."""
+    def group(prefix: str) -> list[str]:
+        return [prefix + "loss"] + sorted(k for k in names if k.startswith(prefix + "loss/")) + \
+            [prefix + m.name for m in metric_list]
+    return [k for k in group("") + group("val_") if k in names]
+
+
+def _build_program(model: Callable, loss: Callable, optimizer: optax.GradientTransformation,
+                   metric_list: tuple[_metrics.Metric, ...], batch_size: int, val_batch_size: int,
+                   drop_remainder: bool, mesh: Any) -> Callable:
+    """The compiled program: up to ``_CHUNK`` epochs in one ``while_loop``, each a ``scan`` over batches.
+
+    It also tracks the best epoch of the monitored quantity and early stopping on the device, so that
+    several epochs run without the host; the loop ends early at a non-finite step or an early stop.
+    """
     objective = is_objective(loss)
     need_predictions = bool(metric_list)
 
@@ -395,7 +431,7 @@ def _build_epoch(model: Callable, loss: Callable, optimizer: optax.GradientTrans
             states = _select(good, update_metrics(states, preds, y), states)
         return (params, opt_state, good, bad_step, step + 1, loss_sum, count, states, part_sums), None
 
-    def evaluate(params: Any, vx: Any, vy: Any) -> tuple[jax.Array, tuple]:
+    def evaluate(params: Any, vx: Any, vy: Any) -> tuple[jax.Array, tuple, dict]:
         n = _leading((vx, vy))
         size = min(val_batch_size, n)
         full, rest = divmod(n, size)
@@ -412,7 +448,10 @@ def _build_epoch(model: Callable, loss: Callable, optimizer: optax.GradientTrans
 
         carry = (jnp.zeros((), jnp.float32), tuple(m.init() for m in metric_list), _part_zeros(params, vx, vy))
         order = jnp.arange(n)
-        carry, _ = jax.lax.scan(chunk, carry, (_batches(vx, order, full, size), _batches(vy, order, full, size)))
+        if full == 1:  # one chunk: no loop
+            carry, _ = chunk(carry, (_take(vx, order[:size]), _take(vy, order[:size])))
+        else:
+            carry, _ = jax.lax.scan(chunk, carry, (_batches(vx, order, full, size), _batches(vy, order, full, size)))
         if rest:
             tail = order[full * size:]
             carry, _ = chunk(carry, (_take(vx, tail), _take(vy, tail)))
@@ -428,8 +467,8 @@ def _build_epoch(model: Callable, loss: Callable, optimizer: optax.GradientTrans
         return {k: jnp.zeros((), jnp.float32) for k in parts}
 
     def epoch(params: Any, opt_state: Any, key: jax.Array, epoch_index: jax.Array, x: Any, y: Any,
-              vx: Any = None, vy: Any = None) -> dict:
-        _TRACE_COUNT["epoch"] += 1
+              vx: Any, vy: Any) -> tuple:
+        """One epoch: (params, opt_state, ok, bad_step, logs) with logs a dict of History keys."""
         n = _leading((x, y))
         full, rest = divmod(n, batch_size)
         perm = jax.random.permutation(jax.random.fold_in(key, epoch_index), n)
@@ -445,33 +484,99 @@ def _build_epoch(model: Callable, loss: Callable, optimizer: optax.GradientTrans
             carry, _ = train_step(carry, (_take(x, tail), _take(y, tail)))
         params, opt_state, ok, bad_step, _, loss_sum, count, states, part_sums = carry
         denominator = jnp.maximum(count, 1).astype(jnp.float32)
-        out = {"params": params, "opt_state": opt_state, "ok": ok, "bad_step": bad_step,
-               "loss": loss_sum / denominator, "parts": {k: v / denominator for k, v in part_sums.items()},
-               "metrics": tuple(m.compute(s) for m, s in zip(metric_list, states))}
+        logs = {"loss": loss_sum / denominator}
+        logs.update({"loss/" + k: v / denominator for k, v in part_sums.items()})
+        logs.update({m.name: m.compute(s) for m, s in zip(metric_list, states)})
         if vy is not None:
-            out["val_loss"], out["val_metrics"], out["val_parts"] = evaluate(params, vx, vy)
-        return out
+            val_loss, val_metrics, val_parts = evaluate(params, vx, vy)
+            logs["val_loss"] = val_loss
+            logs.update({"val_loss/" + k: v for k, v in val_parts.items()})
+            logs.update({"val_" + m.name: v for m, v in zip(metric_list, val_metrics)})
+        return params, opt_state, ok, bad_step, logs
 
-    return jax.jit(epoch)
+    def run(state: dict, seed: Any, first_epoch: Any, count: Any, controls: tuple, x: Any, y: Any,
+            vx: Any = None, vy: Any = None) -> tuple[dict, dict, jax.Array]:
+        """Epochs ``first_epoch .. first_epoch + count - 1`` (1-based) while the state is ok and not stopped.
+
+        ``controls = (monitor_index, sign, min_delta, patience)``, ``patience < 0`` meaning no early
+        stopping. Returns the new state, per-epoch log buffers of length ``_CHUNK`` and the number of
+        epochs recorded (a non-finite epoch is not recorded).
+        """
+        _TRACE_COUNT["epoch"] += 1
+        monitor_index, sign, min_delta, patience = controls
+        first_epoch, count = jnp.asarray(first_epoch, jnp.int32), jnp.asarray(count, jnp.int32)
+        key = jax.random.key(seed)
+        float_dtype = jax.dtypes.canonicalize_dtype(np.float64)  # History's values are Python floats
+        names = ["loss"] + ["loss/" + k for k in _part_zeros(state["params"], x, y)] + [m.name for m in metric_list]
+        if vy is not None:
+            names += ["val_loss"] + ["val_loss/" + k for k in _part_zeros(state["params"], vx, vy)]
+            names += ["val_" + m.name for m in metric_list]
+        monitored = _monitorable(metric_list, vy is not None)
+        buffers = {k: jnp.full((_CHUNK,), jnp.nan, float_dtype) for k in names}
+
+        def cond(carry: tuple) -> jax.Array:
+            i, _, state, _ = carry
+            return (i < count) & state["ok"] & ~state["stopped"]
+
+        def body(carry: tuple) -> tuple:
+            i, done, state, buffers = carry
+            index = first_epoch + i
+            params, opt_state, ok, bad_step, logs = epoch(state["params"], state["opt_state"], key, index,
+                                                          x, y, vx, vy)
+            best = state["best_value"]
+            value = jnp.stack([jnp.asarray(logs[k], float_dtype) for k in monitored])[monitor_index].astype(best.dtype)
+            improved = ok & (jnp.isnan(best) | (sign * (value - best) < -min_delta))
+            wait = jnp.where(improved, 0, state["wait"] + 1)
+            new = {
+                "params": params, "opt_state": opt_state,
+                "best_params": _select(improved, params, state["best_params"]),
+                "best_value": jnp.where(improved, value, best),
+                "best_epoch": jnp.where(improved, index, state["best_epoch"]),
+                "wait": wait, "ok": ok, "stopped": ok & (patience >= 0) & (wait > patience),
+                "bad_epoch": jnp.where(ok, state["bad_epoch"], index),
+                "bad_step": jnp.where(ok, state["bad_step"], bad_step),
+            }
+            new = {k: jnp.asarray(v).astype(jnp.result_type(state[k])) if k in ("best_value", "best_epoch", "wait",
+                   "bad_epoch", "bad_step") else v for k, v in new.items()}
+            buffers = {k: b.at[i].set(jnp.asarray(logs[k], float_dtype)) for k, b in buffers.items()}
+            return i + 1, done + ok.astype(jnp.int32), new, buffers
+
+        _, done, state, buffers = jax.lax.while_loop(cond, body, (jnp.int32(0), jnp.int32(0), state, buffers))
+        return state, buffers, done
+
+    return jax.jit(run)
 
 
-_EPOCH_CACHE: collections.OrderedDict = collections.OrderedDict()
+_PROGRAM_CACHE: collections.OrderedDict = collections.OrderedDict()
 _CACHE_LIMIT = 64
 
 
-def _epoch_program(*key: Any) -> Callable:
+def _cached(build: Callable, *key: Any) -> Callable:
     try:
-        fn = _EPOCH_CACHE[key]
-        _EPOCH_CACHE.move_to_end(key)
+        fn = _PROGRAM_CACHE[(build, key)]
+        _PROGRAM_CACHE.move_to_end((build, key))
         return fn
     except KeyError:
         pass
     except TypeError:  # an unhashable model or loss: no caching across calls
-        return _build_epoch(*key)
-    fn = _EPOCH_CACHE[key] = _build_epoch(*key)
-    while len(_EPOCH_CACHE) > _CACHE_LIMIT:
-        _EPOCH_CACHE.popitem(last=False)
+        return build(*key)
+    fn = _PROGRAM_CACHE[(build, key)] = build(*key)
+    while len(_PROGRAM_CACHE) > _CACHE_LIMIT:
+        _PROGRAM_CACHE.popitem(last=False)
     return fn
+
+
+def _program(*key: Any) -> Callable:
+    return _cached(_build_program, *key)
+
+
+def _build_init(optimizer: optax.GradientTransformation) -> Callable:
+    return jax.jit(optimizer.init)
+
+
+def _init_state(optimizer: optax.GradientTransformation, params: Any) -> Any:
+    """``optimizer.init(params)``, compiled once per optimizer (eagerly it is a dispatch per leaf)."""
+    return _cached(_build_init, optimizer)(params)
 
 
 # -- helpers: metrics, monitor, progress, checkpoints -----------------------------------------------
@@ -697,64 +802,84 @@ def fit(
     val_batch_size = int(val_batch_size or max(batch_size, 1024))
 
     mesh = _mesh_for(batch_size, data_parallel)
-    program = _epoch_program(model, loss, optimizer, metric_list, batch_size, val_batch_size, drop_remainder, mesh)
-    place = (lambda t: jax.device_put(t, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))) \
-        if mesh is not None else (lambda t: jax.tree.map(jnp.asarray, t))
-    x, y = place(x), place(y)
-    if val is not None:
-        vx, vy = place(vx), place(vy)
-    params = place(params)
-    opt_state = place(optimizer.init(params) if opt_state is None else opt_state)
+    program = _program(model, loss, optimizer, metric_list, batch_size, val_batch_size, drop_remainder, mesh)
+    if mesh is not None:
+        replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        place = functools.partial(jax.device_put, device=replicated)
+    else:
+        place = jax.device_put
+    if opt_state is None:
+        opt_state = _init_state(optimizer, params)
 
     history = History(monitor=monitor, mode=mode)
     best_value, wait, start_epoch = math.nan, 0, 0
     best_params = params
     if resume_from is not None:
-        state = load_checkpoint(resume_from, params, opt_state)
-        params, opt_state, best_params = place(state["params"]), place(state["opt_state"]), place(state["best_params"])
-        history, best_value, wait, start_epoch = state["history"], state["best_value"], state["wait"], state["epoch"]
+        saved = load_checkpoint(resume_from, params, opt_state)
+        params, opt_state, best_params = saved["params"], saved["opt_state"], saved["best_params"]
+        history, best_value, wait, start_epoch = saved["history"], saved["best_value"], saved["wait"], saved["epoch"]
         history.monitor, history.mode = monitor, mode
-        seed = state["seed"]
+        seed = saved["seed"]
 
-    sign = 1.0 if mode == "min" else -1.0
-    key = jax.random.key(seed)
+    # Everything the program carries from epoch to epoch, best epoch and early stopping included, so
+    # that several epochs run with no host decision between them.
+    # One placement for the data and the state (arrays already on the device stay as they are).
+    data, state = place(((x, y) if val is None else (x, y, vx, vy), {
+        "params": params, "opt_state": opt_state, "best_params": best_params,
+        "best_value": np.asarray(best_value, jax.dtypes.canonicalize_dtype(np.float64)),
+        "best_epoch": np.int32(history.best_epoch or 0), "wait": np.int32(wait), "ok": np.bool_(True),
+        "stopped": np.bool_(False), "bad_epoch": np.int32(0), "bad_step": np.int32(0)}))
+    controls = (_monitorable(metric_list, val is not None).index(monitor), 1.0 if mode == "min" else -1.0,
+                float(early_stopping.min_delta) if early_stopping else 0.0,
+                int(early_stopping.patience) if early_stopping else -1)
     status, message = "completed", ""
     bar = _Progress(epochs, progress)
     compile_seconds = 0.0
     last_logs: dict[str, float] = {}
+    # Callbacks and checkpoints need the host after every epoch; otherwise epochs run in chunks of up
+    # to _CHUNK per call (growing from 1 with a progress display), and the next chunk is dispatched
+    # before the previous one is read. A chunk after a stop does nothing and is discarded.
+    per_epoch = bool(callbacks) or checkpoint_dir is not None
+    size = 1 if per_epoch or progress else _CHUNK
+    pending: collections.deque = collections.deque()
+    next_epoch = start_epoch + 1
     epoch = start_epoch
     try:
-        for epoch in range(start_epoch + 1, epochs + 1):
-            traces = _TRACE_COUNT["epoch"]
-            t0 = time.perf_counter()
-            args = (params, opt_state, key, jnp.asarray(epoch, jnp.int32), x, y)
-            out = program(*args) if val is None else program(*args, vx, vy)
-            host = jax.device_get({k: v for k, v in out.items() if k not in ("params", "opt_state")})
-            if _TRACE_COUNT["epoch"] != traces:
-                compile_seconds += time.perf_counter() - t0
-            params, opt_state = out["params"], out["opt_state"]
-            logs = {"epoch": epoch, "loss": float(host["loss"])}
-            logs.update({"loss/" + k: float(v) for k, v in host["parts"].items()})
-            logs.update({m.name: float(v) for m, v in zip(metric_list, host["metrics"])})
-            if val is not None:
-                logs["val_loss"] = float(host["val_loss"])
-                logs.update({"val_loss/" + k: float(v) for k, v in host["val_parts"].items()})
-                logs.update({"val_" + m.name: float(v) for m, v in zip(metric_list, host["val_metrics"])})
-            if not bool(host["ok"]):
-                # The parameters are those before the first non-finite step; record nothing of this epoch.
-                status = "non_finite"
-                message = (f"stopped by a non-finite loss or gradient at epoch {epoch}, step {int(host['bad_step']) + 1}; "
-                           f"the parameters are the last finite ones.")
+        while True:
+            while next_epoch <= epochs and len(pending) < (1 if per_epoch else 2):
+                count = min(size, epochs - next_epoch + 1)
+                traces = _TRACE_COUNT["epoch"]
+                t0 = time.perf_counter()
+                state, buffers, done = program(state, seed, next_epoch, count, controls, *data)
+                if _TRACE_COUNT["epoch"] != traces:
+                    compile_seconds += time.perf_counter() - t0
+                pending.append((next_epoch, state, buffers, done))
+                next_epoch += count
+                if not per_epoch:
+                    size = min(2 * size, _CHUNK)
+            if not pending:
                 break
-            history.append(logs)
-            last_logs = logs
-            value = logs[monitor]
-            if math.isnan(best_value) or sign * (value - best_value) < -(early_stopping.min_delta if early_stopping else 0.0):
-                best_value, wait, best_params = value, 0, params
-                history.best_epoch = epoch
-            else:
-                wait += 1
-            bar.update(epoch, logs)
+            first, chunk_state, buffers, done = pending.popleft()
+            flags, buffers, done = jax.device_get(
+                ({k: chunk_state[k] for k in ("best_value", "best_epoch", "wait", "ok", "stopped", "bad_epoch",
+                                              "bad_step")}, buffers, done))
+            done = int(done)
+            epoch = first + done - 1
+            columns = {"epoch": list(range(first, first + done))}
+            columns.update({k: buffers[k][:done].tolist() for k in _log_order(buffers, metric_list)})
+            history.extend(columns)
+            params, opt_state, best_params = chunk_state["params"], chunk_state["opt_state"], chunk_state["best_params"]
+            best_value, wait = float(flags["best_value"]), int(flags["wait"])
+            history.best_epoch = int(flags["best_epoch"]) or None
+            if done:
+                last_logs = {k: v[-1] for k, v in columns.items()}
+                bar.update(epoch, last_logs)
+            if not bool(flags["ok"]):
+                # The parameters are those before the first non-finite step; nothing of that epoch is recorded.
+                status = "non_finite"
+                message = (f"stopped by a non-finite loss or gradient at epoch {int(flags['bad_epoch'])}, "
+                           f"step {int(flags['bad_step']) + 1}; the parameters are the last finite ones.")
+                break
             if checkpoint_dir is not None:
                 _save_checkpoint(os.fspath(checkpoint_dir), {"params": params, "opt_state": opt_state,
                                                               "best_params": best_params, "history": history,
@@ -763,13 +888,13 @@ def fit(
             stop = False
             for callback in callbacks:
                 try:
-                    stop = bool(callback(epoch, dict(logs))) or stop
+                    stop = bool(callback(epoch, dict(last_logs))) or stop
                 except StopTraining:
                     stop = True
             if stop:
                 status, message = "stopped_by_callback", f"stopped by a callback at epoch {epoch}."
                 break
-            if early_stopping is not None and wait > early_stopping.patience:
+            if bool(flags["stopped"]):
                 history.stopped_epoch = epoch
                 status = "early_stopped"
                 message = (f"early-stopped at epoch {epoch}: {monitor} has not improved for {wait} epochs "
@@ -777,7 +902,7 @@ def fit(
                 break
     except KeyboardInterrupt:
         status = "interrupted"
-        message = f"interrupted during epoch {epoch}; returning the {history.epochs} epochs completed."
+        message = f"interrupted during epoch {epoch + 1}; returning the {history.epochs} epochs completed."
     bar.update(history.epochs, last_logs, final=True)
     if status == "completed":
         message = f"completed {history.epochs} epochs" + (
