@@ -399,9 +399,11 @@ def train_catalog(*, epochs: int | None = None, fast: bool = False, names: Seque
     Losses whose problems share data and model (same kind, same input kind) are trained together in
     one compiled program, each on its own copy of the parameters (see :class:`_Group`: the result is
     the one each would reach alone); ``history["loss"]`` of each returned History is that loss's
-    training loss (validation losses under ``"val_loss"``). A non-finite loss stops its whole group
-    (the History's ``stopped`` attribute says why). ``epochs`` overrides the suggested number of
-    epochs; ``fast`` uses tiny data (see :func:`toy_problem`); other keywords go to :func:`jaxloss.fit`.
+    training loss (validation losses under ``"val_loss"``). When every problem is full-batch with
+    the same optimizer and epochs (``fast=True``), all groups train in a single program (see
+    :class:`_Catalog`). A non-finite loss stops its whole program (the History's ``status`` and
+    ``message`` attributes say why). ``epochs`` overrides the suggested number of epochs; ``fast``
+    uses tiny data (see :func:`toy_problem`); other keywords go to :func:`jaxloss.fit`.
     """
     from jaxloss.train import History
 
@@ -413,15 +415,30 @@ def train_catalog(*, epochs: int | None = None, fast: bool = False, names: Seque
     options = {"progress": False, **fit_options}
     if epochs is not None:
         options["epochs"] = epochs
+    runs = []  # (fit result, loss names)
+    firsts = [members[0][1] for members in groups.values()]
+    if _full_batch(firsts, options):
+        # Every problem is one full batch with the same optimizer and epochs: one program for all.
+        catalog = _catalog(tuple((members[0][1].model, tuple((name, p.loss) for name, p in members))
+                                 for members in groups.values()))
+        one = functools.partial(jax.tree.map, lambda a: jnp.asarray(a)[None])  # a set of one example
+        train = (tuple(one(p.train[0]) for p in firsts), tuple(one(p.train[1]) for p in firsts))
+        params = {name: p.params for members in groups.values() for name, p in members}
+        fitted = fit(_no_model, params, catalog, train, **{"optimizer": firsts[0].optimizer,
+                                                            "epochs": firsts[0].epochs, "batch_size": 1, **options})
+        runs.append((fitted, selected))
+    else:
+        for members in groups.values():
+            first = members[0][1]
+            group = _group(first.model, tuple((name, p.loss) for name, p in members))
+            params = {name: p.params for name, p in members}
+            fitted = fit(first.model, params, group, first.train,
+                         **{"optimizer": first.optimizer, "epochs": first.epochs, "batch_size": first.batch_size,
+                            "val": first.val, **options})
+            runs.append((fitted, [name for name, _ in members]))
     results: dict[str, Any] = {}
-    for members in groups.values():
-        first = members[0][1]
-        group = _group(first.model, tuple((name, p.loss) for name, p in members))
-        params = {name: p.params for name, p in members}
-        fitted = fit(first.model, params, group, first.train,
-                              **{"optimizer": first.optimizer, "epochs": first.epochs, "batch_size": first.batch_size,
-                                 "val": first.val, **options})
-        for name, _ in members:
+    for fitted, names_run in runs:
+        for name in names_run:
             values = {"epoch": fitted.history["epoch"], "loss": fitted.history["loss/" + name]}
             if "val_loss/" + name in fitted.history:
                 values["val_loss"] = fitted.history["val_loss/" + name]
@@ -434,3 +451,43 @@ def train_catalog(*, epochs: int | None = None, fast: bool = False, names: Seque
 @functools.lru_cache(maxsize=None)
 def _group(model: Callable[..., Any], losses: tuple) -> _Group:
     return _Group(model, losses)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Catalog:
+    """Several groups on their own data, trained as one objective on a data set of one example.
+
+    The example holds every group's whole training set (a leading axis of length 1), so one step is
+    one full-batch step of every group: the same trajectories as separate full-batch runs.
+    """
+
+    groups: tuple[tuple[Callable[..., Any], tuple[tuple[str, Any], ...]], ...]
+    is_objective: bool = True
+
+    def with_terms(self, params: Any, batch: Any) -> tuple[jax.Array, dict[str, jax.Array]]:
+        inputs, targets = jax.tree.map(lambda a: a[0], batch)
+        parts: dict[str, jax.Array] = {}
+        for (model, losses), x, y in zip(self.groups, inputs, targets):
+            parts.update(_Group(model, losses).with_terms(params, (x, y))[1])
+        return sum(parts.values()), parts
+
+    def __call__(self, params: Any, batch: Any) -> jax.Array:
+        return self.with_terms(params, batch)[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _catalog(groups: tuple) -> _Catalog:
+    return _Catalog(groups)
+
+
+def _no_model(params: Any, inputs: Any) -> Any:  # fit's model argument where only an objective is used
+    raise TypeError("train_catalog: the catalog objective has no model to predict with (no metrics).")
+
+
+def _full_batch(problems: Sequence[ToyProblem], options: dict) -> bool:
+    """Whether every problem trains full-batch, without validation, with one optimizer and epoch count."""
+    if any(k in options for k in ("batch_size", "val", "metrics", "optimizer")) or len(problems) < 2:
+        return False
+    return (all(p.batch_size == jax.tree.leaves(p.train)[0].shape[0] and p.val is None and not p.metrics
+                for p in problems)
+            and len({id(p.optimizer) for p in problems}) == 1 and len({p.epochs for p in problems}) == 1)

@@ -570,14 +570,6 @@ def _program(*key: Any) -> Callable:
     return _cached(_build_program, *key)
 
 
-def _build_init(optimizer: optax.GradientTransformation) -> Callable:
-    return jax.jit(optimizer.init)
-
-
-def _init_state(optimizer: optax.GradientTransformation, params: Any) -> Any:
-    """``optimizer.init(params)``, compiled once per optimizer (eagerly it is a dispatch per leaf)."""
-    return _cached(_build_init, optimizer)(params)
-
 
 # -- helpers: metrics, monitor, progress, checkpoints -----------------------------------------------
 
@@ -809,7 +801,7 @@ def fit(
     else:
         place = jax.device_put
     if opt_state is None:
-        opt_state = _init_state(optimizer, params)
+        opt_state = optimizer.init(params)
 
     history = History(monitor=monitor, mode=mode)
     best_value, wait, start_epoch = math.nan, 0, 0

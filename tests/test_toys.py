@@ -33,7 +33,7 @@ def test_kind_gives_a_problem_and_a_loss():
 
 def test_every_loss_descends_on_its_problem():
     # In a subprocess with cheap XLA optimisation: the test checks descent, not speed, and compiling
-    # one program per group of losses dominates its time.
+    # the program (one for the whole catalog: every fast problem is full-batch) dominates its time.
     code = textwrap.dedent("""
         import jaxloss as jl
         results = jl.train_catalog(fast=True)
