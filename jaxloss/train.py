@@ -413,16 +413,17 @@ def _build_program(model: Callable, loss: Callable, optimizer: optax.GradientTra
     def update_metrics(states: tuple, preds: Any, y: Any) -> tuple:
         return tuple(m.update(s, preds, y) for m, s in zip(metric_list, states))
 
+    def update(grads: Any, opt_state: Any, params: Any) -> tuple[Any, Any]:
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
     def train_step(carry: tuple, batch: tuple) -> tuple:
         params, opt_state, ok, bad_step, step, loss_sum, count, states, part_sums = carry
         x, y = constrain(batch)
         (value, (preds, parts)), grads = grad_fn(params, x, y)
-        updates, new_opt_state = optimizer.update(grads, opt_state, params)
-        new_params = optax.apply_updates(params, updates)
         good = ok & jnp.isfinite(value) & _finite_tree(grads)
         bad_step = jnp.where(ok & ~good, step, bad_step)
-        params = _select(good, new_params, params)
-        opt_state = _select(good, new_opt_state, opt_state)
+        params, opt_state = jax.lax.cond(good, update, lambda g, s, p: (p, s), grads, opt_state, params)
         size = jax.tree.leaves((x, y))[0].shape[0]
         loss_sum = loss_sum + jnp.where(good, value.astype(jnp.float32) * size, 0.0)
         count = count + jnp.where(good, size, 0)
