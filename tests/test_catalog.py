@@ -211,6 +211,9 @@ def test_jit_vmap_and_grad_agree(name):
     options = {k: v for k, v in kwargs.items() if k not in s_kw}
     vmapped = jax.vmap(lambda a, kw: entry.fn(*a, **kw, **options, reduction="none"))(tuple(args), per_example_kw)
     np.testing.assert_allclose(vmapped, eager, rtol=1e-6, atol=1e-6)
+    # The pattern of a training loop: predictions traced, everything else closed over as constants.
+    closed = jax.jit(lambda x: entry.fn(x, *args[1:], **kwargs, reduction="none"))(args[0])
+    np.testing.assert_allclose(closed, eager, rtol=1e-6, atol=1e-6)
     g_eager = jax.grad(entry.fn)(*args, **kwargs)
     g_jit = jax.jit(jax.grad(functools.partial(entry.fn, **kwargs)))(*args)
     np.testing.assert_allclose(g_jit, g_eager, rtol=1e-5, atol=1e-7)

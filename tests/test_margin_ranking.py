@@ -179,7 +179,7 @@ def test_multilabel_margin_padding_semantics():
 
 def test_multilabel_margin_static_shapes_under_jit():
     x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 4)))
-    f = jax.jit(jl.multilabel_margin)
+    f = jax.jit(lambda x, y: jl.multilabel_margin(x, y))  # a fresh function: its own compile cache
     a = f(x, np.array([[1, -1, -1, -1], [0, 2, -1, -1], [3, 2, 1, -1]]))
     b = f(x, np.array([[-1, -1, -1, -1], [0, -1, 2, -1], [3, -1, -1, -1]]))
     assert f._cache_size() == 1  # a different number of targets per row does not recompile

@@ -281,18 +281,21 @@ def multilabel_margin(
     _core.check_same_shape(x, t, fn=fn)
     num_classes = x.shape[-1]
     mask = _core.mask_array(where, x.shape[:-1], fn=fn)
-    if mask is not None:
-        t = jnp.where(mask[..., None], t, -1)  # an excluded example has no targets
-    # Slots before the first negative entry hold the example's targets.
-    active = jnp.cumprod((t >= 0).astype(jnp.int32), axis=-1) > 0
-    if not _core.is_traced(t):
-        arr, act = np.asarray(t), np.asarray(active)
-        bad = act & (arr >= num_classes)
+    if not _core.is_traced(t) and not _core.is_traced(mask):
+        # Checked in NumPy: under jit even jnp ops on concrete targets give tracers.
+        arr = np.asarray(t)
+        if mask is not None:
+            arr = np.where(np.asarray(mask)[..., None], arr, -1)
+        bad = (np.cumprod(arr >= 0, axis=-1) > 0) & (arr >= num_classes)
         if bad.any():
             values = sorted({int(v) for v in arr[bad]})[:10]
             raise ValueError(
                 f"{fn}: targets hold class indices outside [0, {num_classes}) before the end of a list: "
                 f"values {values}. Each row lists target classes, padded with -1.")
+    if mask is not None:
+        t = jnp.where(mask[..., None], t, -1)  # an excluded example has no targets
+    # Slots before the first negative entry hold the example's targets.
+    active = jnp.cumprod((t >= 0).astype(jnp.int32), axis=-1) > 0
     valid = jnp.all(~active | (t < num_classes), axis=-1)
     idx = jnp.clip(t, 0, num_classes - 1)
     classes = jax.lax.broadcasted_iota(jnp.int32, (1,) * (t.ndim - 1) + (1, num_classes), t.ndim)

@@ -267,8 +267,8 @@ def quantile(
     Under-predicting costs ``tau`` per unit, over-predicting ``1 - tau``:
 
     >>> import jax.numpy as jnp, jaxloss as jl
-    >>> jl.quantile(jnp.array([0.0, 2.0]), jnp.array([1.0, 1.0]), tau=0.9, reduction="none").tolist()
-    [0.9000000357627869, 0.09999999403953552]
+    >>> [round(v, 4) for v in jl.quantile(jnp.array([0.0, 2.0]), jnp.array([1.0, 1.0]), tau=0.9, reduction="none").tolist()]
+    [0.9, 0.1]
     """
 
     def kernel(p: jax.Array, t: jax.Array) -> jax.Array:
@@ -438,8 +438,8 @@ def gaussian_nll(
       weights, where, reduction: as in :func:`mean_squared_error`.
 
     >>> import jax.numpy as jnp, jaxloss as jl
-    >>> float(jl.gaussian_nll(jnp.array([1.0]), jnp.array([3.0]), variance=jnp.array([2.0])))
-    1.3465735912322998
+    >>> round(float(jl.gaussian_nll(jnp.array([1.0]), jnp.array([3.0]), variance=jnp.array([2.0]))), 4)
+    1.3466
     """
     fn = "gaussian_nll"
     if variance is not None and log_variance is not None:
