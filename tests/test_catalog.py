@@ -326,8 +326,11 @@ def hard_cases():
     return params
 
 
+# float16 has the narrow range (an input or a loss above 65504 overflows); bfloat16 has float32's range
+# and is computed in float32, so its hard-input card adds little here: random bfloat16 inputs are
+# checked by the dtype test, and `jaxloss check` runs the bfloat16 battery too.
 @pytest.mark.parametrize("name, case_index", hard_cases())
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16, jnp.float16], ids=lambda d: jnp.dtype(d).name)
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float16], ids=lambda d: jnp.dtype(d).name)
 def test_stable_at_hard_inputs(name, case_index, dtype):
     """The stability card's battery (jaxloss.check): value, jit value, gradient, forward derivative and
     (float32) Hessian all finite; skipped only for options the loss does not take, inputs promised finite
