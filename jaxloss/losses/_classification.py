@@ -217,8 +217,17 @@ def _mean_log_prob(x: jax.Array, *, from_logits: bool) -> jax.Array:
     if from_logits:
         # Uniform mass over the classes that can be predicted: a -inf logit
         # (masked-out class) would otherwise make the smoothed loss infinite.
-        finite = jnp.isfinite(x)
-        mean_logit = jnp.sum(jnp.where(finite, x, 0.0), axis=-1) / jnp.maximum(jnp.sum(finite, axis=-1), 1)
+        # The masked mean stops XLA from fusing the reduction (it materialises
+        # a (..., K) array), so it runs only when some logit is not finite;
+        # the common path is a plain fused mean.
+        total = jnp.sum(x, axis=-1)
+
+        def masked_mean(x: jax.Array) -> jax.Array:
+            finite = jnp.isfinite(x)
+            return jnp.sum(jnp.where(finite, x, 0.0), axis=-1) / jnp.maximum(jnp.sum(finite, axis=-1), 1)
+
+        mean_logit = jax.lax.cond(
+            jnp.all(jnp.isfinite(total)), lambda x: total / x.shape[-1], masked_mean, x)
         return mean_logit - jax.nn.logsumexp(x, axis=-1)
     return jnp.mean(jnp.log(jnp.clip(x, _EPS, 1.0)), axis=-1)
 
