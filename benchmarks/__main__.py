@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suite", action="append", choices=list(SUITES), help="run only these suites")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS, help="where to write results")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--losses-large", choices=("all", "compared"), default="all",
+                        help="run the 64 MB size for every loss, or only for those with an optax/PyTorch counterpart")
     args = parser.parse_args(argv)
     info = machine()
     header = (f"# jaxloss benchmarks{' (quick)' if args.quick else ''}\n\n{info['date']} on {info['cpu']} "
@@ -80,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"## {TITLES[suite]}\n\nskipped: {err}\n")
             continue
         start = time.perf_counter()
-        result = module.run(quick=args.quick)
+        options = {"large": args.losses_large} if suite == "losses" else {}
+        result = module.run(quick=args.quick, **options)
         elapsed = time.perf_counter() - start
         text = f"## {TITLES[suite]}\n\n{module.report(result)}\n\n({elapsed:.0f} s)\n"
         print(text, flush=True)

@@ -193,7 +193,8 @@ def bench_loss(entry: jl.LossInfo, size: str, target: int, *, bandwidth: float, 
     return row
 
 
-def run(quick: bool = False, *, names: list[str] | None = None) -> dict:
+def run(quick: bool = False, *, names: list[str] | None = None, large: str = "all") -> dict:
+    """``large="compared"`` runs the 64 MB size only for losses with an optax or PyTorch counterpart."""
     torch_fns = _torch_adapters()
     bandwidth = memory_bandwidth(64 << 20 if quick else 256 << 20)
     sizes = QUICK_SIZES if quick else SIZES
@@ -208,6 +209,9 @@ def run(quick: bool = False, *, names: list[str] | None = None) -> dict:
                 continue
             seen_families.add(entry.family)
         for size, target in sizes.items():
+            compared = (entry.optax in OPTAX_ADAPTERS) or (torch_fns is not None and entry.name in torch_fns)
+            if size == "large" and large == "compared" and not compared:
+                continue
             try:
                 rows.append(bench_loss(entry, size, target, bandwidth=bandwidth, torch_fns=torch_fns,
                                        repetitions=5 if quick else 20))
@@ -215,7 +219,7 @@ def run(quick: bool = False, *, names: list[str] | None = None) -> dict:
                 rows.append({"loss": entry.name, "size": size, "error": f"{type(err).__name__}: {err}"[:200]})
             print(f"  {entry.name} {size}", file=sys.stderr, flush=True)
     rows += option_costs(quick)
-    return {"bandwidth_bytes_per_s": bandwidth, "torch": torch_fns is not None, "rows": rows}
+    return {"bandwidth_bytes_per_s": bandwidth, "torch": torch_fns is not None, "rows": rows, "large": large}
 
 
 def option_costs(quick: bool) -> list[dict]:
@@ -248,7 +252,9 @@ def option_costs(quick: bool) -> list[dict]:
 
 def report(result: dict) -> str:
     rows = [r for r in result["rows"] if "jaxloss_s" in r]
-    lines = [f"Memory bandwidth (NumPy copy, read + write): {result['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s. "
+    scope = ("" if result.get("large", "all") == "all" else
+             " The 64 MB size was run only for the losses with an optax or PyTorch counterpart (--losses-large compared).")
+    lines = [f"Memory bandwidth (NumPy copy, read + write): {result['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s.{scope} "
              + ("PyTorch: installed." if result["torch"] else "PyTorch: not installed, its column is empty.")]
     table = []
     for r in rows:
