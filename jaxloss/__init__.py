@@ -45,27 +45,18 @@ from jaxloss.losses import nll as nll
 from jaxloss.losses import softmax_cross_entropy as softmax_cross_entropy
 from jaxloss.losses import squared_hinge as squared_hinge
 
-# Composition.
-from jaxloss.compose import Composite as Composite
-from jaxloss.compose import Objective as Objective
-from jaxloss.compose import Regularizer as Regularizer
-from jaxloss.compose import Schedule as Schedule
-from jaxloss.compose import combine as combine
-from jaxloss.compose import cyclical_schedule as cyclical_schedule
-from jaxloss.compose import l1 as l1
-from jaxloss.compose import l2 as l2
-from jaxloss.compose import linear_schedule as linear_schedule
-from jaxloss.compose import objective as objective
-from jaxloss.compose import term as term
-from jaxloss.compose import warmup as warmup
+# Probabilistic.
+from jaxloss.losses import generalized_kl_divergence as generalized_kl_divergence
+from jaxloss.losses import jensen_shannon as jensen_shannon
+from jaxloss.losses import laplace_nll as laplace_nll
+from jaxloss.losses import student_t_nll as student_t_nll
 
-# Inspection.
-from jaxloss.inspection import Card as Card
-from jaxloss.inspection import GradCurve as GradCurve
-from jaxloss.inspection import Report as Report
-from jaxloss.inspection import check as check
-from jaxloss.inspection import grad_curve as grad_curve
-from jaxloss.inspection import inspect as inspect
+# Robust regression.
+from jaxloss.losses import cauchy as cauchy
+from jaxloss.losses import general_robust as general_robust
+from jaxloss.losses import geman_mcclure as geman_mcclure
+from jaxloss.losses import tukey_biweight as tukey_biweight
+from jaxloss.losses import welsch as welsch
 
 # Margin (PyTorch's margin losses).
 from jaxloss.losses import hinge_embedding as hinge_embedding
@@ -107,6 +98,28 @@ from jaxloss.losses import pairwise_auc as pairwise_auc
 from jaxloss.losses import soft_accuracy as soft_accuracy
 from jaxloss.losses import soft_f1 as soft_f1
 
+# Composition.
+from jaxloss.compose import Composite as Composite
+from jaxloss.compose import Objective as Objective
+from jaxloss.compose import Regularizer as Regularizer
+from jaxloss.compose import Schedule as Schedule
+from jaxloss.compose import combine as combine
+from jaxloss.compose import cyclical_schedule as cyclical_schedule
+from jaxloss.compose import l1 as l1
+from jaxloss.compose import l2 as l2
+from jaxloss.compose import linear_schedule as linear_schedule
+from jaxloss.compose import objective as objective
+from jaxloss.compose import term as term
+from jaxloss.compose import warmup as warmup
+
+# Inspection.
+from jaxloss.inspection import Card as Card
+from jaxloss.inspection import GradCurve as GradCurve
+from jaxloss.inspection import Report as Report
+from jaxloss.inspection import check as check
+from jaxloss.inspection import grad_curve as grad_curve
+from jaxloss.inspection import inspect as inspect
+
 # Training: the optax loop, its History, early stopping; toy problems for every loss.
 from jaxloss.train import EarlyStopping as EarlyStopping
 from jaxloss.train import FitResult as FitResult
@@ -119,18 +132,5 @@ from jaxloss.toys import train_catalog as train_catalog
 
 # The interactive playground (matplotlib widgets; matplotlib is imported only when it opens).
 from jaxloss.playground import playground as playground
-
-# Probabilistic.
-from jaxloss.losses import generalized_kl_divergence as generalized_kl_divergence
-from jaxloss.losses import jensen_shannon as jensen_shannon
-from jaxloss.losses import laplace_nll as laplace_nll
-from jaxloss.losses import student_t_nll as student_t_nll
-
-# Robust regression.
-from jaxloss.losses import cauchy as cauchy
-from jaxloss.losses import general_robust as general_robust
-from jaxloss.losses import geman_mcclure as geman_mcclure
-from jaxloss.losses import tukey_biweight as tukey_biweight
-from jaxloss.losses import welsch as welsch
 
 __version__ = "0.1.0"
