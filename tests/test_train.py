@@ -176,9 +176,7 @@ def test_history_round_trips_through_json_and_csv(tmp_path):
 
 
 def test_objective_and_composite_terms():
-    objective = jl.objective(linear, jl.binary_cross_entropy) if hasattr(jl, "objective") else None
-    if objective is None:
-        pytest.skip("jaxloss.objective is not available")
+    objective = jl.objective(linear, jl.binary_cross_entropy)
     assert train.is_objective(objective)
     r = jl.fit(linear, P0, objective, (X, Y), optimizer=OPT, epochs=2, batch_size=30, progress=False)
     assert r.status == "completed" and r.history["loss"][-1] < r.history["loss"][0]
