@@ -18,14 +18,13 @@ shared. Without a display it says so and saves a static figure instead.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from jaxloss import _registry, plot
+from jaxloss import _json_state, _registry, plot
 
 __all__ = ["Playground", "PlaygroundState", "playground", "DEFAULT_LOSSES"]
 
@@ -47,22 +46,13 @@ class PlaygroundState:
     offered: list[str] = dataclasses.field(default_factory=list)
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        text = json.dumps(dataclasses.asdict(self), indent=2)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-        return text
+        return _json_state.dump(self, path)
 
     @classmethod
     def from_json(cls, text_or_path: str | os.PathLike[str]) -> PlaygroundState:
-        text = os.fspath(text_or_path)
-        if not text.lstrip().startswith("{"):
-            with open(text, encoding="utf-8") as f:
-                text = f.read()
-        raw = json.loads(text)
-        known = {f.name for f in dataclasses.fields(cls)}
-        if not isinstance(raw, dict) or "losses" not in raw or set(raw) - known:
-            raise ValueError(f"playground: not a playground state (expected keys {sorted(known)}).")
+        raw = _json_state.load(cls, text_or_path, what="playground state")
+        if "losses" not in raw:
+            raise ValueError("playground state: no 'losses' key; not a playground state.")
         return cls(**raw)
 
 

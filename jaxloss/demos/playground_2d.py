@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -26,7 +25,7 @@ import numpy as np
 import optax
 
 import jaxloss as jl
-from jaxloss import plot
+from jaxloss import _json_state, plot
 from jaxloss.demos._common import DemoResult, Timer, add_options, descend, mlp, mlp_init
 
 NAME = "playground-2d"
@@ -56,23 +55,11 @@ class Settings:
     seed: int = 0
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        text = json.dumps(dataclasses.asdict(self), indent=2)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-        return text
+        return _json_state.dump(self, path)
 
     @classmethod
     def from_json(cls, text_or_path: str | os.PathLike[str]) -> Settings:
-        text = os.fspath(text_or_path)
-        if not text.lstrip().startswith("{"):
-            with open(text, encoding="utf-8") as f:
-                text = f.read()
-        raw = json.loads(text)
-        unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"playground-2d settings: unknown keys {sorted(unknown)}; known: "
-                             f"{[f.name for f in dataclasses.fields(cls)]}.")
+        raw = _json_state.load(cls, text_or_path, what="playground-2d settings")
         if "hidden" in raw:
             raw["hidden"] = tuple(raw["hidden"])
         return cls(**raw).checked()
