@@ -98,6 +98,10 @@ from jaxloss.losses import pairwise_auc as pairwise_auc
 from jaxloss.losses import soft_accuracy as soft_accuracy
 from jaxloss.losses import soft_f1 as soft_f1
 
+# Models: the contract fit, objectives and the inspector call (functions, flax nnx, equinox).
+from jaxloss import models as models
+from jaxloss.models import Model as Model
+
 # Composition.
 from jaxloss.compose import Composite as Composite
 from jaxloss.compose import Objective as Objective
@@ -121,10 +125,14 @@ from jaxloss.inspection import grad_curve as grad_curve
 from jaxloss.inspection import inspect as inspect
 
 # Training: the optax loop, its History, early stopping; toy problems for every loss.
+from jaxloss.train import Callback as Callback
+from jaxloss.train import CSVLogger as CSVLogger
 from jaxloss.train import EarlyStopping as EarlyStopping
+from jaxloss.train import EpochEnd as EpochEnd
 from jaxloss.train import FitResult as FitResult
 from jaxloss.train import History as History
 from jaxloss.train import StopTraining as StopTraining
+from jaxloss.train import TensorBoardLogger as TensorBoardLogger
 from jaxloss.train import fit as fit
 from jaxloss.toys import ToyProblem as ToyProblem
 from jaxloss.toys import toy_problem as toy_problem

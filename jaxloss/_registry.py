@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -130,6 +131,23 @@ class LossInfo:
     def defaults(self) -> dict[str, Any]:
         """The default value of every hyperparameter."""
         return {k: h.default for k, h in self.hyperparameters.items()}
+
+    def takes_logits(self, options: Mapping[str, Any] | None = None) -> bool | None:
+        """Whether the predictions are logits with these ``options`` (the defaults when None).
+
+        True for scores that a sigmoid or softmax turns into probabilities (logits, margins,
+        log-probabilities), False for values and probabilities, None where predictions are neither
+        (embeddings, distances). A ``from_logits`` option decides for the losses that have one.
+        Metrics that threshold or calibrate predictions read it (``fit`` builds them with it).
+        """
+        from jaxloss import _samples
+
+        parameters = inspect.signature(self.fn).parameters
+        if "from_logits" in parameters:
+            flag = (options or {}).get("from_logits", parameters["from_logits"].default)
+            if isinstance(flag, bool):
+                return flag
+        return _samples.kind(self.inputs).logits
 
 
 _ENTRIES: dict[str, LossInfo] = {}

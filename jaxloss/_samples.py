@@ -65,6 +65,10 @@ class InputKind:
     example_ndim: Callable[[Sample], int] = lambda s: np.ndim(s.args[0])
     #: Whether predictions (args[0]) are real-valued without constraint.
     doc: str = ""
+    #: Whether the predictions are scores that a sigmoid or softmax turns into probabilities
+    #: (logits, margins, log-probabilities): True; values or probabilities: False; neither (embeddings,
+    #: distances): None. Metrics built for a loss read it (``LossInfo.takes_logits``).
+    logits: bool | None = None
 
 
 KINDS: dict[str, InputKind] = {}
@@ -96,6 +100,7 @@ def _regression_hard(rng: np.random.Generator, n: int) -> list[Sample]:
 
 _kind(
     "regression",
+    logits=False,
     random=lambda rng, n: Sample((rng.normal(size=_shape(n)) * 2, rng.normal(size=_shape(n)))),
     perfect=lambda rng, n: (lambda t: Sample((t.copy(), t)))(rng.normal(size=_shape(n))),
     hard=_regression_hard,
@@ -104,6 +109,7 @@ _kind(
 
 _kind(
     "nonnegative_regression",
+    logits=False,
     random=lambda rng, n: Sample((rng.uniform(0, 5, _shape(n)), rng.uniform(0, 5, _shape(n)))),
     perfect=lambda rng, n: (lambda t: Sample((t.copy(), t)))(rng.uniform(0, 5, _shape(n))),
     hard=lambda rng, n: [
@@ -116,6 +122,7 @@ _kind(
 
 _kind(
     "positive_regression",
+    logits=False,
     random=lambda rng, n: Sample((rng.uniform(0.5, 3, _shape(n)), rng.uniform(0.5, 3, _shape(n)))),
     perfect=lambda rng, n: (lambda t: Sample((t.copy(), t)))(rng.uniform(0.5, 3, _shape(n))),
     hard=lambda rng, n: [
@@ -127,6 +134,7 @@ _kind(
 
 _kind(
     "count_regression",
+    logits=False,
     random=lambda rng, n: Sample((rng.normal(size=_shape(n)), rng.poisson(2.0, _shape(n)).astype(np.float64))),
     perfect=None,
     hard=lambda rng, n: [
@@ -164,6 +172,7 @@ def _binary_hard(rng: np.random.Generator, n: int, signed: bool) -> list[Sample]
 
 _kind(
     "binary_logits",
+    logits=True,
     random=lambda rng, n: Sample((rng.normal(size=_shape(n)) * 2, _binary_targets(rng, n))),
     perfect=lambda rng, n: (lambda t: Sample((40.0 * (2 * t - 1), t)))(_binary_targets(rng, n)),
     hard=lambda rng, n: _binary_hard(rng, n, signed=False),
@@ -172,6 +181,7 @@ _kind(
 
 _kind(
     "signed_binary",
+    logits=True,
     random=lambda rng, n: Sample((rng.normal(size=_shape(n)) * 2, 2 * _binary_targets(rng, n) - 1)),
     perfect=lambda rng, n: (lambda t: Sample((2.0 * t, t)))(2 * _binary_targets(rng, n) - 1),
     hard=lambda rng, n: _binary_hard(rng, n, signed=True),
@@ -222,6 +232,7 @@ def _class_hard(rng: np.random.Generator, n: int, log_probs: bool = False) -> li
 
 _kind(
     "class_logits",
+    logits=True,
     random=lambda rng, n: Sample((rng.normal(size=(n, NUM_CLASSES)) * 2, _labels(rng, n))),
     perfect=lambda rng, n: (lambda y: Sample((40.0 * _one_hot(y), y)))(_labels(rng, n)),
     hard=_class_hard,
@@ -237,6 +248,7 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
 
 _kind(
     "class_log_probs",
+    logits=True,
     random=lambda rng, n: Sample((_log_softmax(rng.normal(size=(n, NUM_CLASSES)) * 2), _labels(rng, n))),
     perfect=lambda rng, n: (lambda y: Sample((_log_softmax(40.0 * _one_hot(y)), y)))(_labels(rng, n)),
     hard=lambda rng, n: _class_hard(rng, n, log_probs=True),
@@ -267,6 +279,7 @@ def _distribution_hard(rng: np.random.Generator, n: int) -> list[Sample]:
 
 _kind(
     "class_distribution",
+    logits=True,
     random=lambda rng, n: Sample((rng.normal(size=(n, NUM_CLASSES)) * 2, _distribution(rng, n))),
     perfect=lambda rng, n: (lambda q: Sample((np.log(np.maximum(q, 1e-300)), q)))(_distribution(rng, n)),
     hard=_distribution_hard,
@@ -295,6 +308,7 @@ def _pairwise_hard(rng: np.random.Generator, n: int) -> list[Sample]:
 
 _kind(
     "pairwise_scores",
+    logits=True,
     random=lambda rng, n: Sample((rng.normal(size=_shape(n)) * 2, rng.normal(size=_shape(n)) * 2, _signs(rng, n))),
     perfect=lambda rng, n: (lambda b, y: Sample((b + 2.0 * y, b, y)))(rng.normal(size=_shape(n)), _signs(rng, n)),
     hard=_pairwise_hard,
@@ -303,6 +317,7 @@ _kind(
 
 _kind(
     "distances",
+    logits=None,
     random=lambda rng, n: Sample((rng.uniform(0, 3, _shape(n)), _signs(rng, n))),
     perfect=lambda rng, n: (lambda y: Sample((np.where(y > 0, 0.0, 2.0), y)))(_signs(rng, n)),
     hard=lambda rng, n: [
@@ -334,6 +349,7 @@ def _multilabel_hard(rng: np.random.Generator, n: int) -> list[Sample]:
 
 _kind(
     "multilabel_logits",
+    logits=True,
     random=lambda rng, n: Sample((rng.normal(size=(n, NUM_CLASSES)) * 2, _multi_hot(rng, n))),
     perfect=lambda rng, n: (lambda t: Sample((40.0 * (2 * t - 1), t)))(_multi_hot(rng, n)),
     hard=_multilabel_hard,
@@ -382,6 +398,7 @@ def _multilabel_indices_hard(rng: np.random.Generator, n: int) -> list[Sample]:
 
 _kind(
     "multilabel_indices",
+    logits=True,
     random=lambda rng, n: Sample((rng.normal(size=(n, NUM_CLASSES)) * 2, _index_lists(rng, n))),
     perfect=lambda rng, n: (lambda t: Sample((40.0 * _index_lists_to_multi_hot(t), t)))(_index_lists(rng, n)),
     hard=_multilabel_indices_hard,
@@ -414,6 +431,7 @@ def _ranking_hard(rng: np.random.Generator, n: int) -> list[Sample]:
 
 _kind(
     "ranking_lists",
+    logits=True,
     random=lambda rng, n: Sample((rng.normal(size=(n, LIST_SIZE)) * 2, _relevance(rng, n))),
     perfect=lambda rng, n: (lambda r: Sample((40.0 * r, r)))(_relevance(rng, n)),
     hard=_ranking_hard,
@@ -445,6 +463,7 @@ def _embedding_hard(rng: np.random.Generator, n: int, extra: Callable[[int], tup
 
 _kind(
     "embedding_vectors",
+    logits=None,
     random=lambda rng, n: Sample((rng.normal(size=_shape(n)), rng.normal(size=_shape(n)))),
     perfect=lambda rng, n: (lambda t: Sample((2.5 * t, t)))(rng.normal(size=_shape(n))),
     hard=lambda rng, n: _embedding_hard(rng, n, lambda n: ()),
@@ -470,6 +489,7 @@ def _embedding_pairs_perfect(rng: np.random.Generator, n: int, similar: float, d
 
 _kind(
     "embedding_pairs",
+    logits=None,
     random=lambda rng, n: Sample((rng.normal(size=_shape(n)), rng.normal(size=_shape(n)), _signed_pairs(rng, n))),
     perfect=lambda rng, n: _embedding_pairs_perfect(rng, n, 1.0, -1.0),
     hard=lambda rng, n: _embedding_hard(rng, n, lambda n: (_signed_pairs(rng, n),)),
@@ -479,6 +499,7 @@ _kind(
 
 _kind(
     "embedding_pairs_binary",
+    logits=None,
     random=lambda rng, n: Sample((rng.normal(size=_shape(n)), rng.normal(size=_shape(n)),
                                   (_signed_pairs(rng, n) > 0).astype(np.float64))),
     perfect=lambda rng, n: _embedding_pairs_perfect(rng, n, 1.0, 0.0),
@@ -503,6 +524,7 @@ def _triplet_hard(rng: np.random.Generator, n: int) -> list[Sample]:
 
 _kind(
     "triplet",
+    logits=None,
     random=lambda rng, n: Sample(tuple(rng.normal(size=_shape(n)) for _ in range(3))),
     perfect=lambda rng, n: (lambda a: Sample((a, a.copy(), a + 10.0)))(rng.normal(size=_shape(n))),
     hard=_triplet_hard,
@@ -544,6 +566,7 @@ def _contrastive_hard(rng: np.random.Generator, n: int) -> list[Sample]:
 
 _kind(
     "contrastive_batch",
+    logits=None,
     random=lambda rng, n: Sample((rng.normal(size=(CONTRASTIVE_BATCHES, CONTRASTIVE_BATCH, FEATURES)), _group_labels(rng))),
     perfect=None,
     hard=_contrastive_hard,
@@ -581,6 +604,7 @@ def _segmentation_binary_hard(rng: np.random.Generator, n: int) -> list[Sample]:
 
 _kind(
     "segmentation_binary",
+    logits=True,
     random=lambda rng, n: Sample((rng.normal(size=(IMAGES, IMAGE_SIZE, IMAGE_SIZE)) * 2, _binary_masks(rng))),
     perfect=lambda rng, n: (lambda t: Sample((40.0 * (2 * t - 1), t)))(_binary_masks(rng)),
     hard=_segmentation_binary_hard,
@@ -613,6 +637,7 @@ def _segmentation_multiclass_hard(rng: np.random.Generator, n: int) -> list[Samp
 
 _kind(
     "segmentation_multiclass",
+    logits=True,
     random=lambda rng, n: Sample((rng.normal(size=(IMAGES, IMAGE_SIZE, IMAGE_SIZE, SEGMENT_CLASSES)) * 2,
                                   _label_maps(rng))),
     perfect=lambda rng, n: (lambda y: Sample((40.0 * np.eye(SEGMENT_CLASSES)[y], y)))(_label_maps(rng)),
@@ -645,6 +670,7 @@ def _measure_hard(rng: np.random.Generator, n: int) -> list[Sample]:
 
 _kind(
     "nonnegative_measure",
+    logits=False,
     random=lambda rng, n: Sample((rng.uniform(0.2, 3.0, (n, NUM_CLASSES)), _measure(rng, n))),
     perfect=lambda rng, n: (lambda t: Sample((t.copy(), t)))(_measure(rng, n)),
     hard=_measure_hard,
@@ -776,6 +802,7 @@ def _ctc_hard(rng: np.random.Generator, n: int) -> list[Sample]:
 
 _kind(
     "ctc",
+    logits=True,
     random=_ctc_random,
     perfect=_ctc_perfect,
     hard=_ctc_hard,

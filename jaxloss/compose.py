@@ -71,6 +71,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxloss import _registry
+from jaxloss import models as _models
 
 __all__ = [
     "Composite", "term", "combine", "Schedule", "linear_schedule", "warmup", "cyclical_schedule",
@@ -103,6 +104,8 @@ class Schedule:
 
     def __mul__(self, other: Any) -> Schedule:
         if isinstance(other, numbers.Real):
+            if other == 1:
+                return self
             return Schedule(lambda s: other * self._fn(s), f"{_fmt_number(other)} * {self.description}")
         return NotImplemented
 
@@ -181,7 +184,7 @@ class _Term:
         if step is None:
             raise ValueError(
                 f"composite: the weight of term {self.name!r} is a schedule ({self.weight!r}); pass the "
-                f"training step explicitly, e.g. loss(predictions, targets, step=step)."
+                f"training step explicitly, e.g. loss(predictions, targets, step=step) (jl.fit passes it)."
             )
         return self.weight(step)
 
@@ -216,6 +219,8 @@ def _resolve(loss: str | Callable[..., Any]) -> tuple[str, Callable[..., Any]]:
         return entry.name, entry.fn
     if isinstance(loss, Composite):
         raise TypeError("term: pass a loss function or name, not a composite; add composites with +.")
+    if isinstance(loss, Regularizer):
+        raise TypeError(_REGULARIZER_IS_NOT_A_TERM.format(reg=loss))
     if not callable(loss):
         raise TypeError(f"term: expected a loss function or a registered loss name; got {type(loss).__name__}.")
     entry = getattr(loss, "info", None)
@@ -249,6 +254,8 @@ class Composite:
     # The algebra --------------------------------------------------------------------------------
 
     def __add__(self, other: Any) -> Composite:
+        if isinstance(other, Regularizer):
+            raise TypeError(_REGULARIZER_IS_NOT_A_TERM.format(reg=other))
         if isinstance(other, Composite):
             return Composite(self.terms + other.terms)
         if callable(other) or isinstance(other, str):
@@ -258,6 +265,8 @@ class Composite:
     def __radd__(self, other: Any) -> Composite:
         if isinstance(other, numbers.Number) and other == 0:  # sum([...]) starts at 0
             return self
+        if isinstance(other, Regularizer):
+            raise TypeError(_REGULARIZER_IS_NOT_A_TERM.format(reg=other))
         if callable(other) or isinstance(other, str):
             return term(other) + self
         return NotImplemented
@@ -294,6 +303,10 @@ class Composite:
     def weights(self, step: Any = None) -> dict[str, Any]:
         """Each term's weight at ``step``."""
         return {t.name: t.weight_at(step) for t in self.terms}
+
+    def scheduled_weights(self, step: Any) -> dict[str, jax.Array]:
+        """The weight at ``step`` of each term whose weight is a schedule (what ``fit`` records)."""
+        return {t.name: jnp.asarray(t.weight_at(step)) for t in self.terms if callable(t.weight)}
 
     # Evaluation ---------------------------------------------------------------------------------
 
@@ -435,6 +448,8 @@ def combine(terms: Mapping[str, Any], *, stop_gradient: Sequence[str] = ()) -> C
 
 def _path_string(path: tuple[Any, ...]) -> str:
     parts = []
+    if path and isinstance(path[-1], jax.tree_util.GetAttrKey) and path[-1].name == "value":
+        path = path[:-1]  # a flax nnx Variable's value: name the variable ("l1/kernel")
     for key in path:
         for attr in ("key", "name", "idx"):
             if hasattr(key, attr):
@@ -470,37 +485,88 @@ def _selected_leaves(params: Any, mask: Any, *, fn: str) -> list[jax.Array]:
     return chosen
 
 
+_REGULARIZER_IS_NOT_A_TERM = (
+    "{reg!r} is a penalty on the parameters, not a loss of (predictions, targets), so it cannot be a term "
+    "of a composite. Lift the loss over the model and add it there: "
+    "jl.objective(model, loss, regularizers={reg!r}).")
+
+
 @dataclasses.dataclass(frozen=True)
 class Regularizer:
-    """A penalty on parameters: ``regularizer(params) -> scalar``. Build with :func:`l2` or :func:`l1`."""
+    """A penalty on parameters: ``regularizer(params, *, step=None) -> scalar``. Build with :func:`l2` or :func:`l1`.
+
+    ``scale`` is a number or a schedule ``step -> scale`` (``jl.l2(jl.warmup(100) * 1e-4)``); a
+    scheduled regularizer needs the step, which :class:`Objective` and ``fit`` pass. Regularizers do
+    not take part in the term algebra (``0.5 * jl.l2(...)``, ``loss + jl.l2(...)`` raise): put the
+    factor in the scale, and add regularizers with ``jl.objective(model, loss, regularizers=...)``.
+    """
 
     kind: str
-    scale: float
+    scale: Weight
     mask: Any = None
 
-    def __call__(self, params: Any) -> jax.Array:
+    def scale_at(self, step: Any) -> Any:
+        """The scale at ``step`` (the number itself when it is not a schedule)."""
+        if not callable(self.scale):
+            return self.scale
+        if step is None:
+            raise ValueError(f"{self!r}: the scale is a schedule; pass the training step, e.g. "
+                             "objective(params, batch, step=step) (jl.fit passes it).")
+        return self.scale(step)
+
+    def __call__(self, params: Any, *, step: Any = None) -> jax.Array:
         leaves = _selected_leaves(params, self.mask, fn=self.kind)
+        scale = self.scale_at(step)
         if not leaves:
             return jnp.zeros(())
         if self.kind == "l2":
             # 0.5 * scale * |w|^2: the gradient is scale * w, SGD's weight decay.
             total = sum(jnp.sum(jnp.square(_up(x))) for x in leaves)
-            return 0.5 * self.scale * total
+            return 0.5 * scale * total
         total = sum(jnp.sum(jnp.abs(_up(x))) for x in leaves)
-        return self.scale * total
+        return scale * total
 
     def __repr__(self) -> str:
         mask = "" if self.mask is None else (f", mask={getattr(self.mask, '__name__', 'pytree')}")
-        return f"{self.kind}({_fmt_number(self.scale)}{mask})"
+        scale = repr(self.scale) if callable(self.scale) else _fmt_number(self.scale)
+        return f"{self.kind}({scale}{mask})"
+
+    def _no_sum(self, other: Any) -> Any:
+        raise TypeError(_REGULARIZER_IS_NOT_A_TERM.format(reg=self))
+
+    def _no_product(self, other: Any) -> Any:
+        raise TypeError(
+            f"{self!r} * {other!r}: a regularizer's factor goes into its scale, e.g. "
+            f"jl.{self.kind}(jl.warmup(100) * 1e-4) for a scheduled scale; regularizers are added with "
+            f"jl.objective(model, loss, regularizers=...).")
+
+    __add__ = __radd__ = _no_sum
+    __mul__ = __rmul__ = __truediv__ = _no_product
 
 
 def _up(x: jax.Array) -> jax.Array:
     return x.astype(jnp.float32) if x.dtype in (jnp.float16, jnp.bfloat16) else x
 
 
-def l2(scale: float, *, mask: Any = None) -> Regularizer:
+def _check_scale(fn: str, scale: Any) -> Weight:
+    if isinstance(scale, Composite) or isinstance(scale, Regularizer):
+        raise TypeError(f"{fn}: scale must be a number or a schedule step -> scale; got {scale!r}.")
+    if callable(scale):
+        return scale
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) and not (hasattr(scale, "shape") and jnp.ndim(scale) == 0):
+        raise TypeError(f"{fn}: scale must be a number or a schedule step -> scale (e.g. jl.warmup(100) * 1e-4); "
+                        f"got {type(scale).__name__} {scale!r}.")
+    if isinstance(scale, jax.core.Tracer):
+        return scale
+    if not float(scale) >= 0:
+        raise ValueError(f"{fn}: scale must be >= 0; got {float(scale)}.")
+    return scale
+
+
+def l2(scale: Weight, *, mask: Any = None) -> Regularizer:
     """L2 penalty (weight decay) ``0.5 * scale * sum(w^2)`` over the masked leaves.
 
+    ``scale``: a number >= 0, or a schedule ``step -> scale`` such as ``jl.warmup(100) * 1e-4``.
     ``mask``: None (every leaf), a pytree of booleans shaped like the parameters
     (or a prefix), or a predicate ``(path, leaf) -> bool`` (``path`` like ``"dense/w"``).
 
@@ -508,23 +574,21 @@ def l2(scale: float, *, mask: Any = None) -> Regularizer:
     >>> params = {"w": jnp.array([1.0, 2.0]), "b": jnp.array(3.0)}
     >>> float(jl.l2(1.0, mask={"w": True, "b": False})(params))
     2.5
+    >>> float(jl.l2(jl.warmup(100) * 1.0, mask={"w": True, "b": False})(params, step=50))
+    1.25
     """
-    if not scale >= 0:
-        raise ValueError(f"l2: scale must be >= 0; got {scale}.")
-    return Regularizer("l2", scale, mask)
+    return Regularizer("l2", _check_scale("l2", scale), mask)
 
 
-def l1(scale: float, *, mask: Any = None) -> Regularizer:
-    """L1 penalty ``scale * sum(|w|)`` over the masked leaves (mask as in :func:`l2`).
+def l1(scale: Weight, *, mask: Any = None) -> Regularizer:
+    """L1 penalty ``scale * sum(|w|)`` over the masked leaves (scale and mask as in :func:`l2`).
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> params = {"w": jnp.array([1.0, -2.0]), "b": jnp.array(3.0)}
     >>> float(jl.l1(0.5, mask=lambda path, leaf: path == "w")(params))
     1.5
     """
-    if not scale >= 0:
-        raise ValueError(f"l1: scale must be >= 0; got {scale}.")
-    return Regularizer("l1", scale, mask)
+    return Regularizer("l1", _check_scale("l1", scale), mask)
 
 
 # -- objectives -----------------------------------------------------------------------------------
@@ -553,38 +617,59 @@ def unpack_batch(batch: Any) -> tuple[Any, Any, dict[str, Any]]:
 class Objective:
     """``objective(params, batch, *, step=None) -> scalar``: a loss lifted over a model's parameters.
 
-    Attributes: ``model``, ``loss``, ``regularizers`` (name -> :class:`Regularizer`),
-    ``options`` (passed to the loss).
+    Attributes: ``model`` (as given), ``loss``, ``regularizers`` (name -> :class:`Regularizer`),
+    ``options`` (passed to the loss). The model may be any model :func:`jaxloss.models.as_model`
+    takes: a function ``model(params, inputs)``, a flax nnx or an equinox module (then ``params`` is
+    its parameter pytree, ``jaxloss.models.as_model(module).params``, and calls run in evaluation mode
+    with the module's own state).
     """
 
-    def __init__(self, model: Callable[[Any, Any], Any], loss: Any, regularizers: Mapping[str, Regularizer],
+    def __init__(self, model: Any, loss: Any, regularizers: Mapping[str, Regularizer],
                  options: Mapping[str, Any]):
         self.model = model
         self.loss = loss
         self.regularizers = dict(regularizers)
         self.options = dict(options)
+        self.lifted = _models.as_model(model)
 
     def predictions(self, params: Any, batch: Any) -> Any:
         inputs, _, _ = unpack_batch(batch)
-        return self.model(params, inputs)
+        return self.lifted.predict(params, inputs)
 
-    def _loss_terms(self, params: Any, batch: Any, step: Any, reduction: str) -> tuple[jax.Array, dict[str, jax.Array]]:
-        inputs, targets, extra = unpack_batch(batch)
-        predictions = self.model(params, inputs)
+    def loss_terms(self, predictions: Any, targets: Any, *, step: Any = None, reduction: str = "mean",
+                   **extra: Any) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """The lifted loss on given predictions, ``(value, {term: value})``, without regularizers."""
         kw = {**self.options, **extra, "reduction": reduction}
         if isinstance(self.loss, Composite):
             return self.loss.with_terms(predictions, targets, step=step, **kw)
         value = self.loss(predictions, targets, **kw)
         return value, {"loss": value}
 
-    def with_terms(self, params: Any, batch: Any, *, step: Any = None) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """``(total, {term or regularizer name: value})``, for ``value_and_grad(..., has_aux=True)``."""
-        total, parts = self._loss_terms(params, batch, step, "mean")
+    def add_regularizers(self, total: jax.Array, parts: dict[str, jax.Array], params: Any, *,
+                         step: Any = None) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """``total`` and ``parts`` with every regularizer's value added (``fit`` calls this)."""
+        parts = dict(parts)
         for name, reg in self.regularizers.items():
-            value = reg(params)
+            value = jnp.asarray(reg(params, step=step) if isinstance(reg, Regularizer) else reg(params))
             parts[name] = value
             total = total + value.astype(total.dtype)
         return total, parts
+
+    def scheduled_weights(self, step: Any) -> dict[str, jax.Array]:
+        """The value at ``step`` of every scheduled weight: composite terms and regularizer scales."""
+        weights = self.loss.scheduled_weights(step) if isinstance(self.loss, Composite) else {}
+        weights.update({name: jnp.asarray(reg.scale_at(step)) for name, reg in self.regularizers.items()
+                        if isinstance(reg, Regularizer) and callable(reg.scale)})
+        return weights
+
+    def _loss_terms(self, params: Any, batch: Any, step: Any, reduction: str) -> tuple[jax.Array, dict[str, jax.Array]]:
+        inputs, targets, extra = unpack_batch(batch)
+        return self.loss_terms(self.lifted.predict(params, inputs), targets, step=step, reduction=reduction, **extra)
+
+    def with_terms(self, params: Any, batch: Any, *, step: Any = None) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """``(total, {term or regularizer name: value})``, for ``value_and_grad(..., has_aux=True)``."""
+        total, parts = self._loss_terms(params, batch, step, "mean")
+        return self.add_regularizers(total, parts, params, step=step)
 
     def __call__(self, params: Any, batch: Any, *, step: Any = None) -> jax.Array:
         return self.with_terms(params, batch, step=step)[0]
@@ -596,22 +681,24 @@ class Objective:
     def __repr__(self) -> str:
         loss = repr(self.loss) if isinstance(self.loss, Composite) else _resolve(self.loss)[0]
         regs = "".join(f" + {r!r}" for r in self.regularizers.values())
-        return f"objective({getattr(self.model, '__name__', 'model')}, {loss}{regs})"
+        return f"objective({self.lifted.name}, {loss}{regs})"
 
 
-def objective(model: Callable[[Any, Any], Any], loss: Any, *,
+def objective(model: Any, loss: Any, *,
               regularizers: Regularizer | Sequence[Regularizer] | Mapping[str, Regularizer] | None = None,
               **options: Any) -> Objective:
-    """Lifts ``loss`` to ``objective(params, batch, *, step=None)`` through ``model(params, inputs)``.
+    """Lifts ``loss`` to ``objective(params, batch, *, step=None)`` through ``model``.
 
-    ``loss`` is a registered name, a loss function or a :class:`Composite`;
-    ``options`` go to the loss; ``regularizers`` (one, a list, or a dict
-    name -> regularizer) are added to the total and appear in
-    :meth:`Objective.with_terms` under their names (``"l2"``, ``"l1"``, ...).
-    The batch convention is in this module's docstring.
+    ``model`` is a function ``model(params, inputs) -> predictions`` or a flax nnx / equinox module
+    (see :mod:`jaxloss.models`); ``loss`` is a registered name, a loss function or a
+    :class:`Composite`; ``options`` go to the loss; ``regularizers`` (one, a list, or a dict name ->
+    regularizer) are added to the total and appear in :meth:`Objective.with_terms` under their names
+    (``"l2"``, ``"l1"``, ...). The batch convention is in this module's docstring.
     """
     if isinstance(loss, str):
         loss = _registry.get(loss)
+    if isinstance(loss, Regularizer):
+        raise TypeError(f"objective: {loss!r} is a regularizer; pass it as regularizers={loss!r} and give a loss.")
     if not callable(loss):
         raise TypeError(f"objective: loss must be a loss function, a name or a composite; got {type(loss).__name__}.")
     if regularizers is None:

@@ -110,6 +110,8 @@ __all__ = [
     "r2_metric",
     "ece_metric",
     "STREAMING",
+    "READS_PROBABILITIES",
+    "TAKES_NUM_CLASSES",
     "get",
 ]
 
@@ -1460,6 +1462,16 @@ STREAMING: dict[str, Callable[..., Metric]] = {
     "expected_calibration_error": ece_metric,
 }
 """Streaming metric constructors by name (canonical names first, then aliases)."""
+
+#: Names whose value depends on whether predictions are logits or probabilities (``from_logits``):
+#: they threshold or calibrate the predictions. The others read errors (mse, mae, r2) or an order
+#: (accuracy), the same either way.
+READS_PROBABILITIES = frozenset({
+    "binary_accuracy", "precision", "recall", "f1", "fbeta", "auc", "log_loss", "ece",
+    "roc_auc", "f1_score", "fbeta_score", "expected_calibration_error"})
+
+#: Names that count classes (``num_classes``): binary without it, multiclass with it.
+TAKES_NUM_CLASSES = frozenset({"precision", "recall", "f1", "fbeta", "f1_score", "fbeta_score"})
 
 
 def get(name: str, **options) -> Metric:

@@ -79,7 +79,7 @@ def test_epochs_in_chunks_equal_epoch_by_epoch():
     # Several epochs per compiled call (with early stopping on the device) give exactly what one
     # epoch per call gives (forced by a callback), whether the chunks grow (progress) or not.
     stopping = jl.EarlyStopping(patience=1, min_delta=1e-2)  # stops at epoch 32
-    one_by_one = _fit(epochs=40, early_stopping=stopping, callbacks=(lambda epoch, logs: None,))
+    one_by_one = _fit(epochs=40, early_stopping=stopping, callbacks=(lambda end: None,))
     assert one_by_one.status == "early_stopped" and one_by_one.epochs > 16  # inside the sixth chunk of 1, 2, 4, ... epochs
     for r in (_fit(epochs=40, early_stopping=stopping), _fit(epochs=40, early_stopping=stopping, progress=True)):
         assert (r.status, r.message, r.epochs) == (one_by_one.status, one_by_one.message, one_by_one.epochs)
@@ -106,12 +106,13 @@ def test_partial_last_batch_is_processed():
 
 def test_early_stopping_restores_best_and_marks_history():
     calls = []
-    # A monitor that stops improving: the callback sees every epoch; patience 1 stops two epochs after the best.
+    # A monitor that never improves by min_delta: the callback sees every epoch; as in Keras, patience 1
+    # stops one epoch after the best.
     r = _fit(epochs=30, early_stopping=jl.EarlyStopping(monitor="val_loss", patience=1, min_delta=10.0),
-             callbacks=(lambda epoch, logs: calls.append((epoch, logs["loss"])),))
-    assert r.status == "early_stopped" and r.history.stopped_epoch == 3 and r.history.best_epoch == 1
-    assert "early-stopped at epoch 3" in r.message
-    assert [c[0] for c in calls] == [1, 2, 3]
+             callbacks=(lambda end: calls.append((end.epoch, end.logs["loss"])),))
+    assert r.status == "early_stopped" and r.history.stopped_epoch == 2 and r.history.best_epoch == 1
+    assert "early-stopped at epoch 2" in r.message
+    assert [c[0] for c in calls] == [1, 2]
     assert r.params is r.best_params and r.last_params is not r.best_params
     fig = r.history.plot()
     assert len(fig.axes) >= 1
@@ -124,10 +125,10 @@ def test_early_stopping_mode_auto_follows_the_metric():
 
 
 def test_callback_can_stop():
-    r = _fit(epochs=10, callbacks=(lambda epoch, logs: epoch == 2,))
+    r = _fit(epochs=10, callbacks=(lambda end: end.epoch == 2,))
     assert r.status == "stopped_by_callback" and r.epochs == 2
 
-    def raiser(epoch, logs):
+    def raiser(end):
         raise jl.StopTraining
 
     assert _fit(epochs=10, callbacks=(raiser,)).epochs == 1
@@ -146,8 +147,8 @@ def test_non_finite_loss_keeps_last_finite_params():
 
 
 def test_keyboard_interrupt_returns_what_was_trained():
-    def interrupt(epoch, logs):
-        if epoch == 2:
+    def interrupt(end):
+        if end.epoch == 2:
             raise KeyboardInterrupt
 
     r = _fit(epochs=10, callbacks=(interrupt,))
@@ -157,8 +158,8 @@ def test_keyboard_interrupt_returns_what_was_trained():
 def test_checkpoint_and_resume_give_the_uninterrupted_result(tmp_path):
     full = _fit(epochs=4)
     _fit(epochs=2, checkpoint_dir=tmp_path)
-    assert sorted(os.listdir(tmp_path)) == ["best_params.npz", "history.json", "opt_state.npz", "params.npz",
-                                            "state.json"]
+    assert sorted(os.listdir(tmp_path)) == ["best_model_state.npz", "best_params.npz", "history.json",
+                                            "model_state.npz", "opt_state.npz", "params.npz", "state.json"]
     json.loads((tmp_path / "state.json").read_text())
     resumed = _fit(epochs=4, resume_from=tmp_path)
     np.testing.assert_allclose(resumed.history["loss"], full.history["loss"], rtol=1e-6)

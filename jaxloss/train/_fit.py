@@ -1,0 +1,480 @@
+"""``fit``: the argument checks, the host loop around the compiled program, and the result."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxloss import metrics as _metrics
+from jaxloss import models as _models
+from jaxloss.train import _checkpoint, _data
+from jaxloss.train._callbacks import Callback, EpochEnd, StopTraining, as_callbacks
+from jaxloss.train._early_stopping import EarlyStopping, Tracking, tracker_init
+from jaxloss.train._history import History
+from jaxloss.train._objective import as_loss_call, build_metrics
+from jaxloss.train._program import CHUNK, TRACE_COUNT, Trainer, evaluation_params
+from jaxloss.train._progress import Progress, choose_display
+from jaxloss.train._result import FitResult
+
+__all__ = ["fit", "DEFAULT_OPTIMIZER"]
+
+#: The optimizer ``fit`` uses when given none (one object, so its compiled programs are reused).
+DEFAULT_OPTIMIZER = optax.adam(1e-2)
+
+#: With a progress display, chunks of epochs are sized to take about this long, so it moves often.
+_DISPLAY_SECONDS = 0.1
+
+_TRAINERS: collections.OrderedDict = collections.OrderedDict()
+_CACHE_LIMIT = 64
+
+
+def _trainer(model: _models.Model, call: Any, optimizer: Any, metrics: tuple, batch_size: int,
+             val_batch_size: int, drop_remainder: bool, mesh: Any) -> Trainer:
+    """One Trainer (and its compiled programs) per configuration, reused across calls."""
+    key = (model.identity, call, optimizer, metrics, batch_size, val_batch_size, drop_remainder, mesh)
+    try:
+        trainer = _TRAINERS.get(key)
+    except TypeError:  # an unhashable piece: no reuse across calls
+        key, trainer = None, None
+    if trainer is None:
+        extra_args = optax.with_extra_args_support(optimizer)
+        trainer = Trainer(model, call, extra_args, metrics, batch_size, val_batch_size, drop_remainder, mesh)
+        if key is not None:
+            _TRAINERS[key] = trainer
+            while len(_TRAINERS) > _CACHE_LIMIT:
+                _TRAINERS.popitem(last=False)
+    elif key is not None:
+        _TRAINERS.move_to_end(key)
+    return trainer
+
+
+def _mesh_for(batch_size: int, data_parallel: bool | None) -> Any:
+    devices = jax.local_devices()
+    if data_parallel is False or len(devices) < 2:
+        if data_parallel and len(devices) < 2:
+            raise ValueError("fit: data_parallel=True needs several local devices; this process has one.")
+        return None
+    if batch_size % len(devices):
+        if data_parallel:
+            raise ValueError(f"fit: batch_size={batch_size} must be divisible by the {len(devices)} local devices "
+                             "for data-parallel training.")
+        return None
+    return jax.sharding.Mesh(np.array(devices), ("batch",))
+
+
+def _mode_for(monitor: str, metric_list: tuple[_metrics.Metric, ...], mode: str) -> str:
+    if mode != "auto":
+        return mode
+    name = monitor[4:] if monitor.startswith("val_") else monitor
+    for m in metric_list:
+        if m.name == name:
+            return "max" if m.greater_is_better else "min"
+    return "min"
+
+
+def _log_order(names: Any, metric_list: tuple[_metrics.Metric, ...]) -> list[str]:
+    """History's column order: loss, its terms, metrics, scheduled weights, then validation."""
+    def group(prefix: str) -> list[str]:
+        return [prefix + "loss"] + sorted(k for k in names if k.startswith(prefix + "loss/")) + \
+            [prefix + m.name for m in metric_list]
+    weights = sorted(k for k in names if k.startswith("weight/"))
+    return [k for k in group("") + weights + group("val_") if k in names]
+
+
+def _parse_arguments(model: Any, args: tuple) -> tuple[_models.Model, Any, Any]:
+    if _models.is_module(model):
+        if len(args) != 2:
+            raise TypeError(f"fit: with a {type(model).__name__} the call is fit(module, loss, train, ...): the module "
+                            f"holds its parameters; got {len(args) + 1} positional arguments.")
+        return _models.as_model(model), args[0], args[1]
+    if not callable(model):
+        raise TypeError(f"fit: model must be a function model(params, inputs), a flax nnx or equinox module, or a "
+                        f"jaxloss.models.Model; got {type(model).__name__}.")
+    if len(args) != 3:
+        raise TypeError(f"fit: with a function model the call is fit(model, params, loss, train, ...); got "
+                        f"{len(args) + 1} positional arguments.")
+    return _models.as_model(model, args[0]), args[1], args[2]
+
+
+def _example(data: Any, size: int) -> tuple | None:
+    if isinstance(data, _data.ArrayData):
+        return jax.tree.map(lambda a: a[: min(size, data.size)], data.arrays)
+    first = data.first()
+    return None if first is None else _data.split_batch(first, data.what)
+
+
+def fit(model: Any, *args: Any,
+        optimizer: optax.GradientTransformation | None = None,
+        epochs: int = 10,
+        batch_size: int = 32,
+        val: Any = None,
+        val_batch_size: int | None = None,
+        steps_per_epoch: int | None = None,
+        metrics: Sequence[str | _metrics.Metric] = (),
+        from_logits: bool | None = None,
+        monitor: str | None = None,
+        early_stopping: EarlyStopping | None = None,
+        callbacks: Sequence[Callable[[EpochEnd], Any] | Callback] = (),
+        seed: int = 0,
+        progress: bool | str = True,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        resume_from: str | os.PathLike[str] | None = None,
+        opt_state: Any = None,
+        drop_remainder: bool = False,
+        data_parallel: bool | None = None,
+        prefetch: int = 2) -> FitResult:
+    """Trains a model by gradient descent on a loss with optax; returns a :class:`FitResult`.
+
+    Two call shapes::
+
+        fit(model_fn, params, loss, train, ...)   # a pure function model_fn(params, inputs)
+        fit(module, loss, train, ...)             # a flax nnx module, an equinox module (or the
+                                                  # (module, state) pair), or a jaxloss.models.Model
+
+    A module goes in as it is and comes back trained as ``result.model`` (the one given is left
+    unchanged). Each training step gets its own random key (folded from ``seed`` and the step, so
+    dropout differs per step and a resumed run draws the same), runs the model in training mode and
+    carries its mutable state (BatchNorm statistics); validation runs in evaluation mode. See
+    :mod:`jaxloss.models` for the contract.
+
+    Args:
+      model: see above.
+      params: the initial parameters of a function model (any pytree of arrays).
+      loss: a loss ``loss(predictions, targets)`` (registered, composite, or yours; one value per
+        example is averaged), or an objective over the same model (``jl.objective(model, loss,
+        regularizers=...)``). Composites and objectives receive the global optimizer step, so
+        scheduled weights (``jl.warmup``) follow it; each term is recorded as ``loss/<term>`` and each
+        scheduled weight as ``weight/<term>``.
+      train: ``(inputs, targets)`` or a dict with ``"inputs"``, ``"targets"`` and optionally
+        per-example ``"weights"`` and ``"where"``: arrays (or pytrees) with the examples on axis 0,
+        shuffled and batched on the device in one compiled program per epoch; or any iterable of
+        such batches (a generator, a data loader), prefetched to the device.
+      optimizer: any optax transformation (default :data:`DEFAULT_OPTIMIZER`, Adam 1e-2); ``value=``,
+        ``grad=`` and ``value_fn=`` reach those that read them (``optax.lbfgs``,
+        ``optax.contrib.reduce_on_plateau``); with ``optax.contrib.schedule_free``, validation, the
+        best epoch and ``result.params`` use its evaluation parameters.
+      epochs: the number of epochs (the total, also when resuming).
+      batch_size: examples per step for in-memory data; the remainder forms one smaller last step
+        (``drop_remainder=True`` skips it).
+      val: validation data, in-memory or an iterable (re-iterable: it is read every epoch).
+      val_batch_size: chunk size for in-memory validation (default ``max(batch_size, 1024)``).
+      steps_per_epoch: for an iterable ``train``: cut epochs of this many batches from one stream.
+      metrics: names (``jaxloss.metrics.get``) or streaming ``Metric`` objects, computed on the
+        training batches (``history[name]``) and on ``val`` (``history["val_" + name]``). Names that
+        threshold or calibrate predictions are built for what the loss takes (logits or
+        probabilities: the registry knows it for its losses, composites and objectives); precision,
+        recall and F1 count the classes of multiclass predictions.
+      from_logits: say whether the predictions are logits, for metrics, when fit cannot know it
+        (a loss of your own).
+      monitor: the History key whose best epoch gives ``best_params`` (default ``"val_loss"`` with
+        ``val``, ``"loss"`` without).
+      early_stopping: an :class:`EarlyStopping` (Keras's rule), or None.
+      callbacks: functions ``callback(end)`` of an :class:`EpochEnd` (epoch, logs, params, optimizer
+        and model state) or :class:`Callback` objects, after every epoch; returning True or raising
+        :class:`StopTraining` stops the run.
+      seed: the seed of shuffling and of the model's random keys.
+      progress: True (a bar in a terminal, a live bar in Jupyter, a line per epoch in a log), False,
+        or ``"bar"``, ``"notebook"``, ``"lines"``.
+      checkpoint_dir: save a checkpoint (``.npz`` + JSON) there after every epoch.
+      resume_from: a checkpoint directory to continue from (to the same result as a run that was
+        not interrupted).
+      opt_state: an optimizer state to start from (default ``optimizer.init(params)``).
+      drop_remainder: skip the last partial batch of each epoch.
+      data_parallel: shard each batch over the local devices (default: when there are several and
+        ``batch_size`` divides evenly); False turns it off, True requires it.
+      prefetch: how many batches of an iterable are put on the device ahead of the step.
+
+    Returns:
+      A :class:`FitResult`: ``params``, ``model`` (for modules), ``history``, ``status``, ``message``.
+    """
+    lifted, loss, train = _parse_arguments(model, args)
+    epochs, batch_size = int(epochs), int(batch_size)
+    if epochs < 0 or batch_size < 1:
+        raise ValueError(f"fit: epochs must be >= 0 and batch_size >= 1; got epochs={epochs}, batch_size={batch_size}.")
+    if from_logits is not None and not isinstance(from_logits, bool):
+        raise TypeError(f"fit: from_logits must be True, False or None; got {from_logits!r}.")
+    call = as_loss_call(loss, model)
+    run = _Run.prepare(lifted, call, loss, train, optimizer=optimizer, epochs=epochs, batch_size=batch_size, val=val,
+                       val_batch_size=val_batch_size, steps_per_epoch=steps_per_epoch, metrics=metrics,
+                       from_logits=from_logits, monitor=monitor, early_stopping=early_stopping, seed=seed,
+                       resume_from=resume_from, opt_state=opt_state, drop_remainder=drop_remainder,
+                       data_parallel=data_parallel)
+    return run.train(callbacks=as_callbacks(callbacks), progress=progress, checkpoint_dir=checkpoint_dir,
+                     prefetch=prefetch)
+
+
+@dataclasses.dataclass
+class _Run:
+    """One call of ``fit``: its configuration, its device state, and the host loop."""
+
+    model: _models.Model
+    trainer: Trainer
+    train_data: Any
+    val_data: Any
+    epochs: int
+    seed: int
+    state: dict
+    history: History
+    controls: Tracking
+    early_stopping: EarlyStopping | None
+    place: Callable[[Any], Any]
+    start_epoch: int = 0
+    compile_seconds: float = 0.0
+    status: str = "completed"
+    message: str = ""
+
+    @classmethod
+    def prepare(cls, model: _models.Model, call: Any, loss: Any, train: Any, *, optimizer: Any, epochs: int,
+                batch_size: int, val: Any, val_batch_size: int | None, steps_per_epoch: int | None, metrics: Any,
+                from_logits: bool | None, monitor: str | None, early_stopping: EarlyStopping | None, seed: int,
+                resume_from: Any, opt_state: Any, drop_remainder: bool, data_parallel: bool | None) -> _Run:
+        optimizer = DEFAULT_OPTIMIZER if optimizer is None else optimizer
+        train_data = _data.as_data(train, "train", steps_per_epoch)
+        if isinstance(train_data, _data.ArrayData):
+            if train_data.size == 0:
+                raise ValueError("fit: the training data has no examples.")
+            batch_size = min(batch_size, train_data.size)
+        val_data = None if val is None else _data.as_data(val, "val")
+        if isinstance(val_data, _data.BatchStream) and val_data.one_shot:
+            raise TypeError("fit: val is evaluated after every epoch, so it must be re-iterable (a list or a loader), "
+                            "not a one-shot iterator such as a generator.")
+        if isinstance(val_data, _data.ArrayData) and val_data.size == 0:
+            raise ValueError("fit: the validation data has no examples; pass val=None to train without it.")
+        example = _example(train_data, batch_size)
+        if example is None:
+            raise ValueError("fit: the training data yielded no batch.")
+        predictions = None if not metrics else jax.eval_shape(
+            lambda p, s, x: model.apply(p, s, x, key=None, train=False)[0], model.params, model.state, example[0])
+        metric_list = build_metrics(metrics, loss, from_logits, predictions, example[1])
+        monitor = monitor or (early_stopping.monitor if early_stopping and early_stopping.monitor else None)
+        monitor = monitor or ("val_loss" if val is not None else "loss")
+        mesh = _mesh_for(batch_size, data_parallel)
+        trainer = _trainer(model, call, optimizer, metric_list, batch_size, int(val_batch_size or max(batch_size, 1024)),
+                           drop_remainder, mesh)
+        known = trainer.monitored(val is not None)
+        if monitor not in known:
+            raise ValueError(f"fit: monitor={monitor!r} is not recorded; choose one of {sorted(known)}.")
+        mode = _mode_for(monitor, metric_list, early_stopping.mode if early_stopping else "auto")
+        params, model_state = model.params, model.state
+        opt_state = optimizer.init(params) if opt_state is None else opt_state
+        state = {"params": params, "opt_state": opt_state, "model_state": model_state,
+                 "best_params": params, "best_model_state": model_state, "step": 0}
+        tracker = tracker_init()
+        history = History({k: [] for k in ["epoch", "loss"] + (["val_loss"] if val is not None else [])},
+                          monitor=monitor, mode=mode)
+        start_epoch = 0
+        if resume_from is not None:
+            saved = _checkpoint.load_checkpoint(resume_from, state, epochs=epochs)
+            state.update({k: saved[k] for k in _checkpoint.TREES}, step=saved["step"])
+            tracker = tracker_init(saved["best_value"], saved["has_best"], saved["best_epoch"], saved["wait"])
+            history, start_epoch, seed = saved["history"], saved["epoch"], saved["seed"]
+            history.monitor, history.mode = monitor, mode
+        state.update(step=np.int32(state["step"]), ok=np.bool_(True), bad_epoch=np.int32(0), bad_step=np.int32(-1),
+                     tracker=tracker)
+        if mesh is not None:
+            place = jax.tree_util.Partial(jax.device_put, device=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+        else:
+            place = jax.device_put
+        train_arrays = place(train_data.arrays) if isinstance(train_data, _data.ArrayData) else None
+        val_arrays = place(val_data.arrays) if isinstance(val_data, _data.ArrayData) else None
+        controls = Tracking.of(known.index(monitor), mode, early_stopping)
+        run = cls(model, trainer, train_arrays if train_arrays is not None else train_data,
+                  val_arrays if val_arrays is not None else val_data, epochs, int(seed), place(state), history,
+                  controls, early_stopping, place, start_epoch)
+        return run
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def train(self, *, callbacks: tuple[Callback, ...], progress: bool | str, checkpoint_dir: Any,
+              prefetch: int) -> FitResult:
+        display = Progress(choose_display(progress), self.epochs, monitor=self.history.monitor,
+                           first_epoch=self.start_epoch + 1)
+        for c in callbacks:
+            c.on_train_begin()
+        result = None
+        try:
+            try:
+                if isinstance(self.train_data, _data.BatchStream) or isinstance(self.val_data, _data.BatchStream):
+                    self._stream_loop(callbacks, display, checkpoint_dir, prefetch)
+                else:
+                    self._array_loop(callbacks, display, checkpoint_dir)
+            except KeyboardInterrupt:
+                self.status = "interrupted"
+                self.message = (f"interrupted during epoch {self.history.epochs + 1}; returning the "
+                                f"{self.history.epochs} epochs completed.")
+            result = self._result()
+            display.close(result.message)
+        finally:
+            for c in callbacks:
+                c.on_train_end(result)
+        return result
+
+    def _timed(self, fn: Callable[..., Any], *args: Any) -> Any:
+        traces = sum(TRACE_COUNT.values())
+        t0 = time.perf_counter()
+        out = fn(*args)
+        if sum(TRACE_COUNT.values()) != traces:
+            self.compile_seconds += time.perf_counter() - t0
+        return out
+
+    def _array_loop(self, callbacks: tuple, display: Progress, checkpoint_dir: Any) -> None:
+        """In-memory data: chunks of epochs in one compiled call, the next dispatched before the last is read."""
+        per_epoch = bool(callbacks) or checkpoint_dir is not None
+        size = 1 if per_epoch or display.display is not None else CHUNK
+        pending: collections.deque = collections.deque()
+        next_epoch, state = self.start_epoch + 1, self.state
+        data = (self.train_data,) + (() if self.val_data is None else (self.val_data,))
+        last_read = None
+        while True:
+            while next_epoch <= self.epochs and len(pending) < 2:
+                count = min(size, self.epochs - next_epoch + 1)
+                state, buffers, done = self._timed(self.trainer.run, state, self.seed, next_epoch, count,
+                                                   self.controls, *data)
+                pending.append((next_epoch, count, state, buffers, done))
+                next_epoch += count
+            if not pending:
+                return
+            first, count, chunk_state, buffers, done = pending.popleft()
+            buffers, done = jax.device_get((buffers, done))
+            now = time.perf_counter()
+            if not per_epoch and display.display is not None and last_read is not None and done:
+                per = (now - last_read) / count  # the previous chunk was read at last_read
+                size = int(min(CHUNK, max(1, _DISPLAY_SECONDS / max(per, 1e-9))))
+            last_read = now
+            columns = {k: buffers[k][: int(done)].tolist() for k in buffers}
+            if self._after_epochs(first, int(done), columns, chunk_state, callbacks, display, checkpoint_dir,
+                                  replay=True):
+                return
+
+    def _after_epochs(self, first: int, done: int, columns: dict, state: dict, callbacks: tuple,
+                      display: Progress, checkpoint_dir: Any, replay: bool = False) -> bool:
+        """Records ``done`` epochs from ``first`` on; True when the run ends here."""
+        self.state = state
+        flags = jax.device_get({k: state[k] for k in ("ok", "bad_epoch", "bad_step", "step")} | {
+            "tracker": state["tracker"]})
+        order = _log_order(columns, self.trainer.metrics)
+        for i in range(done):
+            epoch = first + i
+            logs = {k: columns[k][i] for k in order}
+            self.history.append({"epoch": epoch, **logs})
+            display.epoch(epoch, logs)
+        tracker = flags["tracker"]
+        self.history.best_epoch = int(tracker["best_epoch"]) or None
+        if not bool(flags["ok"]):
+            if replay:  # the program gave back the bad epoch's start: replay it guarded, up to the bad step
+                replayed, _ = self._timed(self.trainer.replay, state, self.seed, jnp.int32(flags["bad_epoch"]),
+                                          self.train_data)
+                self.state = dict(state, **{k: replayed[k] for k in ("params", "opt_state", "model_state", "step")})
+            self.status = "non_finite"
+            self.message = (f"stopped by a non-finite loss, gradient or parameter at epoch {int(flags['bad_epoch'])}, "
+                            f"step {int(flags['bad_step']) + 1}; the parameters are the last finite ones.")
+            return True
+        if not done:
+            return False
+        epoch = first + done - 1
+        if checkpoint_dir is not None:
+            _checkpoint.save_checkpoint(checkpoint_dir, {
+                **{k: state[k] for k in _checkpoint.TREES}, "history": self.history, "epoch": epoch,
+                "step": int(flags["step"]), "seed": self.seed, "best_value": float(tracker["best_value"]),
+                "has_best": bool(tracker["has_best"]), "best_epoch": int(tracker["best_epoch"]),
+                "wait": int(tracker["wait"])})
+        if callbacks:
+            end = EpochEnd(epoch, {k: self.history[k][-1].item() for k in self.history if k != "epoch"
+                                   and len(self.history[k])}, state["params"], state["opt_state"],
+                           state["model_state"], int(flags["step"]), self.history, self.model.rebuild)
+            stop = False
+            for c in callbacks:
+                try:
+                    stop = bool(c.on_epoch_end(end)) or stop
+                except StopTraining:
+                    stop = True
+            if stop:
+                self.status, self.message = "stopped_by_callback", f"stopped by a callback at epoch {epoch}."
+                return True
+        if bool(tracker["stopped"]):
+            self.history.stopped_epoch = epoch
+            self.status = "early_stopped"
+            best = f"best {float(tracker['best_value']):.6g} at epoch {self.history.best_epoch}"
+            self.message = (f"early-stopped at epoch {epoch}: {self.history.monitor} has not improved for "
+                            f"{int(tracker['wait'])} epochs ({best}).")
+            return True
+        return False
+
+    def _stream_loop(self, callbacks: tuple, display: Progress, checkpoint_dir: Any, prefetch: int) -> None:
+        """Iterables of batches: one compiled step per batch, batches prefetched to the device."""
+        trainer, state = self.trainer, self.state
+        for epoch in range(self.start_epoch + 1, self.epochs + 1):
+            example = _example(self.train_data, trainer.batch_size) if isinstance(self.train_data, _data.BatchStream) \
+                else self.train_data
+            if example is None:
+                self.status = "data_exhausted"
+                self.message = (f"the training data ran out after epoch {epoch - 1}: a one-shot iterator is read once; "
+                                "pass a re-iterable source (a list, a loader) or steps_per_epoch.")
+                return
+            if isinstance(self.train_data, _data.BatchStream):
+                carry = self._timed(trainer.start, state, self.seed, self.place(example))
+                batches = _data.Prefetcher(self.train_data.epoch(), self._place_batch, prefetch)
+                try:
+                    for batch in batches:
+                        carry = self._timed(trainer.step, carry, batch)
+                finally:
+                    batches.close()
+                state, logs = self._timed(trainer.end, state, carry)
+            else:
+                state, logs = self._timed(trainer.train_arrays, state, self.seed, jnp.int32(epoch), self.train_data)
+            logs = dict(logs)
+            if isinstance(self.val_data, _data.BatchStream):
+                logs.update(self._evaluate_stream(state, prefetch))
+            elif self.val_data is not None:
+                logs.update(self._timed(trainer.evaluate_arrays, state, self.seed, self.val_data))
+            state = self._timed(trainer.record_epoch, state, logs, jnp.int32(epoch), self.controls)
+            columns = {k: [v] for k, v in jax.device_get(logs).items()}
+            done = int(bool(jax.device_get(state["ok"])))
+            if self._after_epochs(epoch, done, columns, state, callbacks, display, checkpoint_dir):
+                return
+
+    def _place_batch(self, batch: Any) -> tuple:
+        return self.place(_data.split_batch(batch, "a batch of train"))
+
+    def _evaluate_stream(self, state: dict, prefetch: int) -> dict:
+        example = self.val_data.first()
+        if example is None:
+            raise ValueError("fit: the validation data yielded no batch.")
+        accumulated = self._timed(self.trainer.val_start, state, self.place(_data.split_batch(example, "val")))
+        batches = _data.Prefetcher(self.val_data.epoch(), lambda b: self.place(_data.split_batch(b, "a batch of val")),
+                                   prefetch)
+        try:
+            for batch in batches:
+                accumulated = self._timed(self.trainer.val_step, accumulated, state, self.seed, batch)
+        finally:
+            batches.close()
+        return self._timed(self.trainer.val_end, accumulated)
+
+    def _result(self) -> FitResult:
+        state = self.state
+        history = self.history
+        if self.status == "completed":
+            self.message = f"completed {history.epochs} epochs" + (
+                f" (best {history.monitor} {float(jax.device_get(state['tracker']['best_value'])):.6g} at epoch "
+                f"{history.best_epoch})." if history.best_epoch else ".")
+        params = evaluation_params(state["opt_state"], state["params"])
+        model_state = state["model_state"]
+        restore = (self.early_stopping is not None and self.early_stopping.restore_best
+                   and history.best_epoch is not None)
+        if restore:
+            params, model_state = state["best_params"], state["best_model_state"]
+        return FitResult(
+            params=params, best_params=state["best_params"], last_params=state["params"],
+            opt_state=state["opt_state"], history=history, status=self.status, message=self.message,
+            epochs=history.epochs, steps=int(jax.device_get(state["step"])), model_state=model_state,
+            last_model_state=state["model_state"], compile_seconds=self.compile_seconds, rebuild=self.model.rebuild)

@@ -1,0 +1,242 @@
+"""What ``fit`` trains on: how a loss is called on a batch, and what its predictions are for metrics.
+
+A loss given to ``fit`` is one of:
+
+* a **loss** ``loss(predictions, targets) -> scalar`` (registered, a ``functools.partial`` of one,
+  or your own). A loss that returns one value per example (optax's convention, no ``reduction``)
+  is averaged, as Keras does; a batch's ``weights``/``where`` go to the loss when it takes them, or
+  weight that average when it does not;
+* a **composite** (:class:`jaxloss.Composite`), given the global optimizer step for its schedules;
+* an **objective** (:class:`jaxloss.Objective`) over the same model: its loss on the model's
+  predictions plus its regularizers on the parameters, with the step;
+* a **custom objective**: any callable with ``is_objective = True``, called as
+  ``loss(params, batch)`` (``with_terms`` when it has it), with ``step=`` when it declares it.
+
+Metrics that threshold or calibrate predictions need to know whether they are logits:
+:func:`predictions_are_logits` reads it from the registry (the loss's input kind and its
+``from_logits`` option), a composite's terms (which must agree) or an objective's loss, and says
+None for a function of yours, in which case ``fit`` asks for ``from_logits=``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+
+from jaxloss import _registry
+from jaxloss import metrics as _metrics
+from jaxloss.compose import Composite, Objective
+
+__all__ = ["LossCall", "as_loss_call", "is_objective", "predictions_are_logits", "build_metrics"]
+
+Kind = Literal["loss", "composite", "objective", "custom_objective"]
+
+
+def is_objective(loss: Any) -> bool:
+    """Whether ``loss`` is an objective ``f(params, batch)`` rather than ``f(predictions, targets)``.
+
+    True for :class:`jaxloss.Objective` instances (what ``jaxloss.objective`` returns) and for any
+    callable with an attribute ``is_objective = True``.
+    """
+    return isinstance(loss, Objective) or getattr(loss, "is_objective", False) is True
+
+
+def _parameters(fn: Callable[..., Any]) -> dict[str, inspect.Parameter] | None:
+    try:
+        return dict(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return None
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    params = _parameters(fn)
+    if params is None:
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _registered(fn: Any) -> tuple[_registry.LossInfo | None, dict[str, Any]]:
+    """The registry entry behind ``fn`` (through ``functools.partial``) and the options bound to it."""
+    keywords: dict[str, Any] = {}
+    while isinstance(fn, functools.partial):
+        keywords = {**fn.keywords, **keywords}
+        fn = fn.func
+    entry = getattr(fn, "info", None)
+    return (entry if isinstance(entry, _registry.LossInfo) else None), keywords
+
+
+@dataclasses.dataclass(frozen=True)
+class LossCall:
+    """How ``fit`` calls ``loss`` (hashable: part of the compiled program's cache key)."""
+
+    loss: Any
+    kind: Kind
+    passes_step: bool = False
+    takes_extra: bool = True
+
+    @property
+    def needs_predictions(self) -> bool:
+        return self.kind != "custom_objective"
+
+    def __call__(self, params: Any, predictions: Any, inputs: Any, targets: Any, extra: dict[str, Any],
+                 step: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """``(value, {term: value})`` on one batch."""
+        loss = self.loss
+        if self.kind == "composite":
+            value, parts = loss.with_terms(predictions, targets, step=step, **extra)
+        elif self.kind == "objective":
+            value, parts = loss.loss_terms(predictions, targets, step=step, **extra)
+            value, parts = loss.add_regularizers(value, parts, params, step=step)
+            if set(parts) == {"loss"}:
+                parts = {}
+        elif self.kind == "custom_objective":
+            batch = (inputs, targets) if not extra else {"inputs": inputs, "targets": targets, **extra}
+            kw = {"step": step} if self.passes_step else {}
+            if hasattr(loss, "with_terms"):
+                value, parts = loss.with_terms(params, batch, **kw)
+            else:
+                value, parts = loss(params, batch, **kw), {}
+        else:
+            kw = {"step": step} if self.passes_step else {}
+            if extra and self.takes_extra:
+                kw.update(extra)
+            value, parts = _mean(jnp.asarray(loss(predictions, targets, **kw)), None if self.takes_extra else extra,
+                                 loss), {}
+        value = jnp.asarray(value)
+        if value.shape != ():
+            raise ValueError(f"fit: the loss must give a scalar; {_name(loss)} gave shape {value.shape}. "
+                             "Use reduction='mean'.")
+        return value, {k: jnp.asarray(v).astype(jnp.float32) for k, v in dict(parts).items()}
+
+    def scheduled(self, step: jax.Array) -> dict[str, jax.Array]:
+        """Each scheduled weight's value at ``step`` (recorded as ``weight/<name>`` in History)."""
+        if self.kind in ("composite", "objective"):
+            return {k: jnp.asarray(v, jnp.float32) for k, v in self.loss.scheduled_weights(step).items()}
+        return {}
+
+
+def _name(fn: Any) -> str:
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+def _mean(values: jax.Array, extra: dict[str, Any] | None, loss: Any) -> jax.Array:
+    """A per-example loss averaged (weighted by the batch's weights/where when the loss takes neither)."""
+    if values.ndim == 0:
+        if extra:
+            raise TypeError(f"fit: the batches carry {sorted(extra)} but {_name(loss)} takes neither weights= nor "
+                            "where= and returns a scalar: accept them, or return one value per example.")
+        return values
+    if not extra:
+        return jnp.mean(values)
+    weights = jnp.ones(values.shape, values.dtype)
+    if "weights" in extra:
+        weights = weights * jnp.asarray(extra["weights"], values.dtype).reshape(
+            jnp.shape(extra["weights"]) + (1,) * (values.ndim - jnp.ndim(extra["weights"])))
+    if "where" in extra:
+        mask = jnp.asarray(extra["where"]).reshape(jnp.shape(extra["where"]) + (1,) * (values.ndim - jnp.ndim(extra["where"])))
+        weights = jnp.where(mask, weights, 0)
+        values = jnp.where(mask, values, 0)
+    total = jnp.sum(weights)
+    return jnp.where(total > 0, jnp.sum(weights * values) / jnp.where(total > 0, total, 1), 0)
+
+
+def as_loss_call(loss: Any, model: Any) -> LossCall:
+    """How to call ``loss`` in ``fit`` for ``model`` (the object given to fit), with clear errors."""
+    if isinstance(loss, str):
+        loss = _registry.get(loss)
+    if not callable(loss):
+        raise TypeError(f"fit: loss must be a loss function, a name, a composite or an objective; "
+                        f"got {type(loss).__name__}.")
+    if isinstance(loss, Composite):
+        return LossCall(loss, "composite", True)
+    if isinstance(loss, Objective):
+        if loss.model is not model:
+            raise ValueError(f"fit: the objective {loss!r} lifts the loss over another model than the one given to "
+                             "fit; build it with the same model: jl.objective(model, loss, ...).")
+        return LossCall(loss, "objective", True)
+    if is_objective(loss):
+        return LossCall(loss, "custom_objective", _accepts(loss, "step"))
+    entry, _ = _registered(loss)
+    takes_extra = entry is not None or (_accepts(loss, "weights") and _accepts(loss, "where"))
+    return LossCall(loss, "loss", entry is None and _accepts(loss, "step"), takes_extra)
+
+
+def _term_logits(fn: Any, options: dict[str, Any]) -> bool | None:
+    entry, bound = _registered(fn)
+    if entry is None:
+        flag = getattr(fn, "takes_logits", None)
+        return flag if isinstance(flag, bool) else None
+    return entry.takes_logits({**bound, **options})
+
+
+def predictions_are_logits(loss: Any) -> bool | None:
+    """Whether ``loss``'s predictions are logits: True, False, or None (cannot be known).
+
+    Raises ValueError, naming the terms, when a composite's terms disagree.
+    """
+    if isinstance(loss, Objective):
+        if isinstance(loss.loss, Composite):
+            return predictions_are_logits(loss.loss)
+        return _term_logits(loss.loss, loss.options)
+    if isinstance(loss, Composite):
+        answers = {t.name: _term_logits(t.fn, dict(t.options)) for t in loss.terms if t.select is None}
+        known = {name: flag for name, flag in answers.items() if flag is not None}
+        if len(set(known.values())) > 1:
+            logits = sorted(n for n, f in known.items() if f)
+            probabilities = sorted(n for n, f in known.items() if not f)
+            raise ValueError(
+                f"fit: the terms of {loss!r} disagree on what the predictions are: {logits} take logits, "
+                f"{probabilities} take probabilities or values. Metrics that read probabilities cannot follow "
+                "both; pass fit(..., from_logits=True or False) to say which.")
+        return next(iter(known.values()), None)
+    if is_objective(loss):
+        return getattr(loss, "takes_logits", None) if isinstance(getattr(loss, "takes_logits", None), bool) else None
+    return _term_logits(loss, {})
+
+
+def build_metrics(metrics: Any, loss: Any, from_logits: bool | None,
+                  predictions: Any, targets: Any) -> tuple[_metrics.Metric, ...]:
+    """The streaming metrics ``fit`` computes, built by name for ``loss``'s predictions.
+
+    ``predictions`` and ``targets`` are shape/dtype examples of one batch: a class axis on the
+    predictions (one more axis than integer targets) gives ``num_classes`` to precision/recall/F1.
+    """
+    if isinstance(metrics, (str, _metrics.Metric)):
+        metrics = (metrics,)
+    out = []
+    for m in metrics:
+        if isinstance(m, _metrics.Metric):
+            out.append(m)
+            continue
+        if not isinstance(m, str):
+            raise TypeError(f"fit: metrics must be names or jaxloss.metrics.Metric objects; got {m!r}.")
+        name = m.lower()
+        options: dict[str, Any] = {}
+        if name in _metrics.READS_PROBABILITIES:
+            flag = from_logits if from_logits is not None else predictions_are_logits(loss)
+            if flag is None:
+                raise ValueError(
+                    f"fit: metric {m!r} thresholds or calibrates the predictions, and fit cannot tell whether "
+                    f"{_name(loss)} takes logits or probabilities: pass fit(..., from_logits=True) for logits "
+                    "(scores a sigmoid or softmax turns into probabilities) or from_logits=False.")
+            options["from_logits"] = flag
+        if name in _metrics.TAKES_NUM_CLASSES and _class_axis(predictions, targets):
+            options["num_classes"] = int(predictions.shape[-1])
+        out.append(_metrics.get(m, **options))
+    names = [m.name for m in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"fit: two metrics share a name: {names}.")
+    return tuple(out)
+
+
+def _class_axis(predictions: Any, targets: Any) -> bool:
+    shape_p, shape_t = getattr(predictions, "shape", None), getattr(targets, "shape", None)
+    if shape_p is None or shape_t is None:
+        return False
+    return bool(jnp.issubdtype(targets.dtype, jnp.integer)) and len(shape_p) == len(shape_t) + 1
