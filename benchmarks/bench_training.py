@@ -12,6 +12,8 @@ training several epochs from the same initial parameters:
          reading the loss once per epoch
   (b)    a hand-written fully fused epoch, jit + lax.scan with the shuffle on the device, called
          once per epoch, the epoch losses read once at the end (the practical limit)
+  fit, iterable   fit on a loader of shuffled NumPy batches (a Python iterable, as grain or tf.data
+         give): one compiled step per batch, batches prefetched to the device by a thread
 Each is called once to compile (reported separately), then timed in interleaved rounds whose order
 rotates. Printed: steps per second, median [min-max], and the ratios fit/(b), fit/(a) as medians of
 the per-round ratios. The machine may be shared: only ratios measured in the same run mean much.
@@ -123,7 +125,24 @@ def _contenders(model, params, loss, data, batch_size, epochs, optimizer):
         return jl.fit(model, params, loss, (x, y), optimizer=optimizer, epochs=epochs, batch_size=batch_size,
                       seed=seed, progress=False)
 
-    return {"fit": fit, "(a) python loop": python_loop, "(b) fused scan": fused}, steps * epochs
+    class Loader:
+        """Shuffled NumPy batches, a new order each epoch (what a data-loading library hands over)."""
+
+        def __init__(self, seed):
+            self.rng = np.random.default_rng(seed)
+
+        def __iter__(self):
+            perm = self.rng.permutation(n)
+            for i in range(steps):
+                index = perm[i * batch_size:(i + 1) * batch_size]
+                yield x_np[index], y_np[index]
+
+    def fit_iterable(seed):
+        return jl.fit(model, params, loss, Loader(seed), optimizer=optimizer, epochs=epochs, seed=seed,
+                      progress=False)
+
+    return {"fit": fit, "(a) python loop": python_loop, "(b) fused scan": fused,
+            "fit, iterable": fit_iterable}, steps * epochs
 
 
 def run(quick: bool = False) -> dict:
@@ -153,14 +172,22 @@ def run(quick: bool = False) -> dict:
         table["fit"]["compile_s_second_call"] = compile_s
         table["ratios"] = {
             f"fit / {other[:3]}": statistics.median(b / a for a, b in zip(times["fit"], times[other]))
-            for other in names[1:]}
+            for other in ("(a) python loop", "(b) fused scan")}
+        table["ratios"]["iterable / arrays"] = statistics.median(
+            b / a for a, b in zip(times["fit, iterable"], times["fit"]))
         table["setup"] = {"steps_per_call": steps, "epochs_per_call": epochs, "rounds": rounds}
         results[problem] = table
     return results
 
 
+def device() -> str:
+    """The device the benchmark ran on, in words (platform, kind, count)."""
+    devices = jax.devices()
+    return f"{len(devices)} x {devices[0].platform} ({devices[0].device_kind})"
+
+
 def report(results: dict) -> str:
-    out = [f"jax {jax.__version__} on {jax.devices()[0].platform}. Steps per second of whole calls after "
+    out = [f"jax {jax.__version__} on {device()}. Steps per second of whole calls after "
            "compilation (several epochs each), median [min-max] over interleaved rounds; ratios are medians "
            "of per-round speed ratios (higher is better for fit). First call = compile + one run."]
     for problem, table in results.items():

@@ -575,7 +575,7 @@ def _inspect_objective(obj: Objective, inputs: Sequence[Any], *, step: Any, top:
         inputs1, targets1, extra1 = unpack_batch(b1)
         extra1.pop("weights", None)
         kw = {**obj.options, **extra1}
-        preds = obj.model(p, inputs1)
+        preds = obj.lifted.predict(p, inputs1)
         if isinstance(obj.loss, Composite):
             return jnp.sum(obj.loss(preds, targets1, step=step, reduction="none", **kw))
         return jnp.sum(obj.loss(preds, targets1, reduction="none", **kw))

@@ -159,7 +159,7 @@ def _reseed(rng_state: Any, key: Any) -> Any:
     """Every RNG stream key of ``rng_state`` replaced by ``fold_in(key, i)``, every counter set to 0."""
     leaves, treedef = jax.tree.flatten(rng_state)
     if key is None:
-        return rng_state
+        return jax.tree.unflatten(treedef, leaves)  # fresh Variable objects all the same (see nnx_model)
     new = [_stream_key(jax.random.fold_in(key, i), leaf.shape) if _is_key(leaf) else jnp.zeros_like(leaf)
            for i, leaf in enumerate(leaves)]
     return jax.tree.unflatten(treedef, new)
@@ -178,6 +178,8 @@ def nnx_model(module: Any) -> Model:
         modes[train] = nnx.split(copy, nnx.Param, nnx.RngState, ...)[0]
 
     def apply(params: Any, state: Any, inputs: Any, *, key: Any = None, train: bool = False) -> tuple[Any, Any]:
+        # Fresh Variable objects: nnx lets a module mutate only variables made in the current trace.
+        params, state = jax.tree.map(lambda x: x, (params, state))
         live = nnx.merge(modes[bool(train)], params, _reseed(rngs, key), state)
         predictions = live(inputs)
         return predictions, nnx.split(live, nnx.Param, nnx.RngState, ...)[3]

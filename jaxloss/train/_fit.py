@@ -423,12 +423,9 @@ class _Run:
                 return
             if isinstance(self.train_data, _data.BatchStream):
                 carry = self._timed(trainer.start, state, self.seed, self.place(example))
-                batches = _data.Prefetcher(self.train_data.epoch(), self._place_batch, prefetch)
-                try:
-                    for batch in batches:
-                        carry = self._timed(trainer.step, carry, batch)
-                finally:
-                    batches.close()
+                place = self._batch_placer("a batch of train")
+                for batch in _data.prefetch(self.train_data.epoch(), place, prefetch):
+                    carry = self._timed(trainer.step, carry, batch)
                 state, logs = self._timed(trainer.end, state, carry)
             else:
                 state, logs = self._timed(trainer.train_arrays, state, self.seed, jnp.int32(epoch), self.train_data)
@@ -443,21 +440,22 @@ class _Run:
             if self._after_epochs(epoch, done, columns, state, callbacks, display, checkpoint_dir):
                 return
 
-    def _place_batch(self, batch: Any) -> tuple:
-        return self.place(_data.split_batch(batch, "a batch of train"))
+    def _batch_placer(self, what: str) -> Callable[[Any], tuple]:
+        """How batches of an iterable reach the step: put on the device ahead of it, except on a single
+        CPU device, where device memory is host memory and the compiled step takes NumPy arrays
+        directly (``jax.device_put`` per batch measured 2.4x slower there: 2,500 against 6,000 steps/s
+        on logistic regression with batches of 32)."""
+        if self.trainer.mesh is None and jax.default_backend() == "cpu":
+            return lambda batch: _data.split_batch(batch, what)
+        return lambda batch: self.place(_data.split_batch(batch, what))
 
     def _evaluate_stream(self, state: dict, prefetch: int) -> dict:
         example = self.val_data.first()
         if example is None:
             raise ValueError("fit: the validation data yielded no batch.")
         accumulated = self._timed(self.trainer.val_start, state, self.place(_data.split_batch(example, "val")))
-        batches = _data.Prefetcher(self.val_data.epoch(), lambda b: self.place(_data.split_batch(b, "a batch of val")),
-                                   prefetch)
-        try:
-            for batch in batches:
-                accumulated = self._timed(self.trainer.val_step, accumulated, state, self.seed, batch)
-        finally:
-            batches.close()
+        for batch in _data.prefetch(self.val_data.epoch(), self._batch_placer("a batch of val"), prefetch):
+            accumulated = self._timed(self.trainer.val_step, accumulated, state, self.seed, batch)
         return self._timed(self.trainer.val_end, accumulated)
 
     def _result(self) -> FitResult:

@@ -190,7 +190,7 @@ class Trainer:
 
     def _part_names(self, state: dict, batch: tuple) -> list[str]:
         one = jax.tree.map(lambda a: a[:1], batch)
-        shapes = jax.eval_shape(lambda p, s: self.forward(p, s, one, None, jnp.int32(0), True)[1][1],
+        shapes = jax.eval_shape(lambda p, s: self.forward(p, s, one, jax.random.key(0), jnp.int32(0), True)[1][1],
                                 state["params"], state["model_state"])
         return sorted(shapes)
 

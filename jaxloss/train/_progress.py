@@ -64,6 +64,7 @@ class Progress:
         self.every = max(1, math.ceil(max(epochs - first_epoch + 1, 1) / _MAX_LINES))
         self.last_epoch, self.last_logs = first_epoch - 1, {}
         self.handle = None
+        self.first_seen: tuple[int, float] | None = None
         self._show = show  # IPython's display function (injected in tests)
 
     def _summary(self, logs: Mapping[str, float]) -> str:
@@ -71,11 +72,14 @@ class Progress:
         return "  ".join(f"{k} {_number(logs[k])}" for k in keys if k in logs)
 
     def _timing(self, epoch: int) -> str:
-        elapsed = time.perf_counter() - self.start
-        done = epoch - self.first_epoch + 1
-        if done <= 0:
+        now = time.perf_counter()
+        if self.first_seen is None:  # the first epoch's time includes compiling: rates start after it
+            self.first_seen = (epoch, now)
+        elapsed = now - self.start
+        since, then = self.first_seen
+        if epoch <= since:
             return f"{elapsed:.1f}s"
-        per = elapsed / done
+        per = (now - then) / (epoch - since)
         left = per * (self.epochs - epoch)
         return f"{elapsed:.1f}s, {per * 1e3:.3g} ms/epoch" + (f", ~{left:.0f}s left" if epoch < self.epochs else "")
 
