@@ -60,7 +60,7 @@ from jaxloss.train._fit import DEFAULT_OPTIMIZER as DEFAULT_OPTIMIZER
 from jaxloss.train._fit import fit as fit
 from jaxloss.train._history import History as History
 from jaxloss.train._objective import is_objective as is_objective
-from jaxloss.train._program import TRACE_COUNT as _TRACE_COUNT  # read by the tests
+from jaxloss.train._program import TRACE_COUNT as _TRACE_COUNT  # noqa: F401 - read by the tests
 from jaxloss.train._result import FitResult as FitResult
 
 __all__ = ["fit", "FitResult", "History", "EarlyStopping", "EpochEnd", "Callback", "CSVLogger", "TensorBoardLogger",
