@@ -16,6 +16,7 @@ Private. Every loss goes through the same few steps:
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import jax
@@ -133,6 +134,29 @@ def mask_array(where: Any, shape: tuple[int, ...], *, fn: str) -> jax.Array | No
     return broadcastable(where, shape, fn=fn, name="where")
 
 
+def weight_array(weights: Any, *, fn: str, name: str = "weights") -> jax.Array:
+    """Per-example weights as an array of real numbers; concrete ones must be finite and >= 0."""
+    if isinstance(weights, (str, bytes)):
+        raise TypeError(f"{fn}: {name} must be an array of non-negative numbers; got str {weights!r}.")
+    try:
+        w = jnp.asarray(weights)
+    except TypeError:
+        raise TypeError(f"{fn}: {name} must be an array of non-negative numbers; got "
+                        f"{type(weights).__name__}.") from None
+    if jnp.issubdtype(w.dtype, jnp.bool_):
+        raise TypeError(f"{fn}: {name} must be real numbers; got a boolean array. Use where= for a mask.")
+    if not (jnp.issubdtype(w.dtype, jnp.floating) or jnp.issubdtype(w.dtype, jnp.integer)):
+        raise TypeError(f"{fn}: {name} must be real numbers; got dtype {w.dtype}.")
+    if not is_traced(w):
+        arr = np.asarray(w, dtype=np.float64)
+        bad = ~(np.isfinite(arr) & (arr >= 0))
+        if bad.any():
+            raise ValueError(
+                f"{fn}: {name} must be finite and >= 0; got {arr[bad].tolist()[:5]} at positions "
+                f"{np.argwhere(bad)[:5].tolist()}. Exclude examples with where= (or a weight of 0).")
+    return w
+
+
 def exclude(x: jax.Array, mask: jax.Array | None) -> jax.Array:
     """Replaces the entries of excluded examples by 0.
 
@@ -158,23 +182,26 @@ def reduce(
 ) -> jax.Array:
     """Applies weights, the mask and the reduction; casts to ``dtype``.
 
-    ``"mean"`` is ``sum(w * l) / sum(w)`` over the included entries (0 when no
-    weight is left); ``"sum"`` is ``sum(w * l)``; ``"none"`` is ``w * l`` per
-    example, 0 where excluded. Without weights and mask it is a plain mean/sum.
+    ``"mean"`` is ``sum(w * l) / sum(w)`` over the included entries; ``"sum"`` is
+    ``sum(w * l)``; ``"none"`` is ``w * l`` per example, 0 where excluded. Without
+    weights and mask it is a plain mean/sum.
+
+    The one rule for nothing to average: a mean over no entry (an empty batch, an
+    all-false mask, weights that are all 0) is 0, with a zero gradient, never NaN.
+    Weights must be finite and >= 0: concrete ones are checked here (a negative
+    weight would let the mean's denominator vanish or change sign).
     """
     if weights is None and mask is None:
         if reduction == "mean":
-            out = jnp.mean(values)
+            out = jnp.mean(values) if values.size else jnp.zeros((), values.dtype)
         elif reduction == "sum":
             out = jnp.sum(values)
         else:
             out = values
         return out.astype(dtype)
     if weights is not None:
-        w = jnp.asarray(weights)
+        w = weight_array(weights, fn=fn)
         if not jnp.issubdtype(w.dtype, jnp.floating):
-            if jnp.issubdtype(w.dtype, jnp.bool_):
-                raise TypeError(f"{fn}: weights must be real numbers; got a boolean array. Use where= for a mask.")
             w = w.astype(values.dtype)
         w = broadcastable(upcast(w).astype(values.dtype), values.shape, fn=fn, name="weights")
     else:
@@ -194,13 +221,74 @@ def reduce(
     return out.astype(dtype)
 
 
+class Targets(enum.Enum):
+    """What binary and signed targets may hold: one vocabulary for every family."""
+
+    UNIT_INTERVAL = "in [0, 1]"  # labels 0/1 or soft labels (probabilities)
+    BINARY = "in {0, 1}"
+    SIGNED = "in {-1, 1}"
+    SIGNED_OR_BINARY = "in {-1, 0, 1}"  # hinge losses: labels {-1, 1} or {0, 1}; 0 counts as -1
+
+    def valid(self, t: jax.Array) -> jax.Array:
+        if self is Targets.UNIT_INTERVAL:
+            return (t >= 0) & (t <= 1)
+        if self is Targets.BINARY:
+            return (t == 0) | (t == 1)
+        if self is Targets.SIGNED:
+            return (t == -1) | (t == 1)
+        return (t == -1) | (t == 0) | (t == 1)
+
+
+def check_targets(t: jax.Array, allowed: Targets, *, fn: str, mask: jax.Array | None = None,
+                  name: str = "targets") -> jax.Array:
+    """Per-entry validity of binary or signed targets, the same rule as class indices.
+
+    Concrete targets outside ``allowed`` raise a ``ValueError`` now, naming the values and where they
+    are; excluded entries (``mask`` False; ``mask`` has a prefix of ``t``'s shape) are not checked.
+    Traced targets cannot be checked: pass the returned validity to :func:`poison_invalid`, so that
+    the example's value and gradient are NaN under ``jit`` rather than a finite wrong number.
+    """
+    t = jnp.asarray(t)
+    valid = allowed.valid(t)
+    if mask is not None:
+        valid = valid | ~mask.reshape(mask.shape + (1,) * (t.ndim - mask.ndim))
+    if not is_traced(valid):
+        bad = ~np.asarray(valid)
+        if bad.any():
+            arr = np.asarray(t, dtype=np.float64)
+            values = sorted({float(v) for v in arr[bad]})[:10]
+            where = np.argwhere(bad)[:5]
+            positions = where[:, 0].tolist() if bad.ndim == 1 else [tuple(int(i) for i in idx) for idx in where]
+            raise ValueError(f"{fn}: {name} must be {allowed.value}; got values {values} at positions "
+                             f"{positions}{' ...' if bad.sum() > 5 else ''}.")
+    return valid
+
+
 def poison_invalid(values: jax.Array, valid: jax.Array) -> jax.Array:
     """NaN in the value and the gradient of the examples where ``valid`` is False.
 
     Used under ``jit`` for labels that cannot be checked at trace time: a NaN is
     caught by the training loop's NaN guard, a finite wrong number would not be.
+    ``valid`` may have more axes than ``values`` (the entries of one example): an
+    example is valid when all its entries are.
     """
+    if valid.ndim > values.ndim:
+        valid = jnp.all(valid.reshape(valid.shape[:values.ndim] + (-1,)), axis=-1) if valid.size else \
+            jnp.ones(values.shape, bool)
     return values * jnp.where(valid, jnp.ones((), values.dtype), jnp.full((), jnp.nan, values.dtype))
+
+
+def poison_inputs(x: jax.Array, valid: jax.Array) -> jax.Array:
+    """``x`` times NaN for the examples where ``valid`` (a prefix of ``x``'s shape) is False.
+
+    :func:`poison_invalid` makes the value NaN; a loss whose gradient passes a ``where`` on the
+    targets can still drop that NaN on the way back (a branch not taken gets a zero cotangent).
+    Multiplying the inputs makes the gradient with respect to them NaN whatever comes after.
+    """
+    if valid.ndim > x.ndim:
+        valid = jnp.all(valid.reshape(valid.shape[:x.ndim] + (-1,)), axis=-1)
+    factor = jnp.where(valid, jnp.ones((), x.dtype), jnp.full((), jnp.nan, x.dtype))
+    return x * factor.reshape(factor.shape + (1,) * (x.ndim - factor.ndim))
 
 
 def check_class_labels(
@@ -272,20 +360,28 @@ def elementwise(
     weights: Any,
     where: Any,
     reduction: str,
+    targets_in: Targets | None = None,
+    predictions_name: str = "predictions",
 ) -> jax.Array:
     """The whole pipeline for a loss defined entry by entry: ``kernel(p, t)``.
 
     The output has the predictions' dtype; half precision is computed in float32.
+    With ``targets_in``, targets are checked (:func:`check_targets`): an error
+    eagerly, NaN for that entry under ``jit``.
     """
-    p = float_array(predictions, name="predictions", fn=fn)
+    p = float_array(predictions, name=predictions_name, fn=fn)
     t = target_array(targets, like=p, name="targets", fn=fn)
-    check_same_shape(p, t, fn=fn)
+    check_same_shape(p, t, fn=fn, names=(predictions_name, "targets"))
     mask = mask_array(where, p.shape, fn=fn)
+    valid = None if targets_in is None else check_targets(t, targets_in, fn=fn, mask=mask)
     dtype = p.dtype
     work = compute_dtype(dtype)
     p = exclude(p, mask).astype(work)
     t = exclude(t, mask).astype(work)
-    return reduce(kernel(p, t), reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
+    values = kernel(p, t)
+    if valid is not None:
+        values = poison_invalid(values, valid)
+    return reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 
 # -- shared by the probabilistic and robust families ----------------------------------------------

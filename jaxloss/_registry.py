@@ -5,9 +5,10 @@ Every loss is registered exactly once, by decorating its function with
 card and the "gradient descent on each loss" demo all iterate over
 :func:`catalog`; nothing else keeps a hand-written list of losses.
 
-The decorator also validates, at call time and before any computation, the two
-things every loss shares: ``reduction`` and the numeric range of each declared
-hyperparameter (skipped for traced values, so hyperparameters may be traced or
+The decorator also validates, at call time and before any computation, what
+every loss shares: ``reduction``, every flag (a bool option: True or False, never
+a string), and the range of every concrete value of each declared hyperparameter,
+number or array (traced values are skipped, so hyperparameters may be traced or
 differentiated).
 """
 
@@ -17,7 +18,6 @@ import dataclasses
 import difflib
 import functools
 import inspect
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -70,14 +70,15 @@ class Hyperparameter:
             return ("<" if self.high_open else "<=") + f" {_fmt(self.high)}"
         return "any value"
 
-    def contains(self, value: float) -> bool:
-        if math.isnan(value):
-            return False
-        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
-            return False
-        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
-            return False
-        return True
+    def contains(self, value: Any) -> Any:
+        """Whether ``value`` is valid: a bool for a number, a boolean array of the same shape for an array."""
+        value = np.asarray(value, dtype=np.float64)
+        ok = ~np.isnan(value)
+        if self.low is not None:
+            ok &= (value > self.low) if self.low_open else (value >= self.low)
+        if self.high is not None:
+            ok &= (value < self.high) if self.high_open else (value <= self.high)
+        return bool(ok) if ok.ndim == 0 else ok
 
 
 def _fmt(x: float) -> str:
@@ -154,12 +155,52 @@ _ENTRIES: dict[str, LossInfo] = {}
 _BY_NAME: dict[str, str] = {}
 
 
-def _is_concrete_number(value: Any) -> bool:
+def _concrete_values(fn: str, key: str, value: Any) -> np.ndarray | None:
+    """``value`` as a float64 array for checking, None when it is traced (checked nowhere: see below).
+
+    A hyperparameter is a number or an array of numbers (per example or per class); strings, booleans
+    and other objects raise a ``TypeError`` naming it.
+    """
     if isinstance(value, jax.core.Tracer):
-        return False
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return True
-    return isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0
+        return None
+    if isinstance(value, (bool, np.bool_, str, bytes)) or (hasattr(value, "dtype") and np.dtype(value.dtype) == bool):
+        raise TypeError(f"{fn}: {key} must be a number or an array of numbers; got {type(value).__name__} {value!r}.")
+    if isinstance(value, (list, tuple)) and any(isinstance(v, jax.core.Tracer) for v in jax.tree.leaves(value)):
+        return None
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{fn}: {key} must be a number or an array of numbers; got {type(value).__name__} "
+                        f"{value!r}.") from None
+    return arr
+
+
+def _check_hyperparameter(fn: str, key: str, spec: Hyperparameter, value: Any) -> None:
+    """Every concrete value of ``value`` (a number or an array) must be in ``spec``'s range."""
+    arr = _concrete_values(fn, key, value)
+    if arr is None:
+        return
+    ok = np.asarray(spec.contains(arr))
+    if ok.all():
+        return
+    doc = f" ({spec.doc})" if spec.doc else ""
+    if arr.ndim == 0:
+        raise ValueError(f"{fn}: {key}={float(arr):g} is out of range; {key} must be {spec.describe()}{doc}.")
+    bad = arr[~ok]
+    raise ValueError(f"{fn}: {key} must be {spec.describe()} everywhere{doc}; got {bad.size} value(s) out of range: "
+                     f"{', '.join(f'{v:g}' for v in bad[:5])}{', ...' if bad.size > 5 else ''} at positions "
+                     f"{_positions(~ok)}.")
+
+
+def _positions(bad: np.ndarray) -> list:
+    where = np.argwhere(bad)[:5]
+    return where[:, 0].tolist() if bad.ndim == 1 else [tuple(i) for i in where.tolist()]
+
+
+def _check_flag(fn: str, key: str, value: Any) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{fn}: {key} must be True or False; got {type(value).__name__} {value!r}"
+                        + (" (a non-empty string is true in Python)" if isinstance(value, str) else "") + ".")
 
 
 def register(
@@ -190,6 +231,7 @@ def register(
 
     def decorate(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
         name = fn.__name__
+        flags = tuple(k for k, p in inspect.signature(fn).parameters.items() if isinstance(p.default, bool))
 
         @functools.wraps(fn)
         def loss(*args: Any, **kwargs: Any) -> jax.Array:
@@ -199,15 +241,14 @@ def register(
                     f"{name}: reduction={reduction!r} is not valid; choose one of "
                     + ", ".join(repr(r) for r in REDUCTIONS) + "."
                 )
+            for key in flags:
+                if key in kwargs:
+                    _check_flag(name, key, kwargs[key])
+            # Every concrete value is checked, scalar or array; traced values (a hyperparameter that is
+            # scheduled or differentiated under jit) cannot be, and are the caller's responsibility.
             for key, spec in hyperparameters.items():
-                value = kwargs.get(key)
-                if value is None or not _is_concrete_number(value):
-                    continue
-                if not spec.contains(float(value)):
-                    raise ValueError(
-                        f"{name}: {key}={float(value):g} is out of range; {key} must be "
-                        f"{spec.describe()}" + (f" ({spec.doc})" if spec.doc else "") + "."
-                    )
+                if kwargs.get(key) is not None:
+                    _check_hyperparameter(name, key, spec, kwargs[key])
             return fn(*args, **kwargs)
 
         entry = LossInfo(

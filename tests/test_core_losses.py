@@ -147,6 +147,46 @@ def test_class_weights_follow_pytorch(logits_and_labels, rng):
     np.testing.assert_allclose(jl.nll(np_log_softmax(x), y, class_weights=w), expected, rtol=1e-12)
 
 
+# torch 2.13.0, float64: F.cross_entropy(logits, labels, weight=[1, 2, 3], label_smoothing=0.2, reduction=...,
+# ignore_index=...) and the gradient of its sum with respect to the logits.
+TORCH_WEIGHTED_SMOOTHING = {
+    "none-None": ([2.355793824, 1.17567163064, 2.165759074397, 4.97567163064],
+              [[-0.758629978862, 0.160340831932, 0.59828914693], [0.424146431325, -0.023818128175, -0.40032830315], [0.797146286241, -1.02610310388, 0.228956817639], [2.133005030183, -0.023818128175, -2.109186902008]]),
+    "mean-None": (1.185877351075,
+              [[-0.084292219874, 0.017815647992, 0.066476571881], [0.047127381258, -0.002646458686, -0.044480922572], [0.088571809582, -0.114011455987, 0.025439646404], [0.237000558909, -0.002646458686, -0.234354100223]]),
+    "sum-1": (8.50713708528,
+              [[-0.758629978862, 0.160340831932, 0.59828914693], [0.424146431325, -0.023818128175, -0.40032830315], [0.0, 0.0, 0.0], [2.133005030183, -0.023818128175, -2.109186902008]]),
+    "mean-1": (1.215305297897,
+              [[-0.108375711266, 0.022905833133, 0.085469878133], [0.060592347332, -0.003402589739, -0.057189757593], [0.0, 0.0, 0.0], [0.304715004312, -0.003402589739, -0.301312414573]]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TORCH_WEIGHTED_SMOOTHING))
+def test_class_weights_with_label_smoothing_equal_pytorch(case):
+    x = jnp.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0], [0.3, 0.1, -0.4], [2.0, -1.0, 0.5]])
+    y = jnp.array([0, 2, 1, 2])
+    reduction, ignore = case.split("-")
+    options = dict(class_weights=jnp.array([1.0, 2.0, 3.0]), label_smoothing=0.2, reduction=reduction,
+                   ignore_index=None if ignore == "None" else int(ignore))
+    value, grad = TORCH_WEIGHTED_SMOOTHING[case]
+    loss = lambda x: jnp.sum(jl.cross_entropy(x, y, **options))  # noqa: E731
+    np.testing.assert_allclose(jl.cross_entropy(x, y, **options), value, rtol=1e-10)
+    np.testing.assert_allclose(jax.grad(loss)(x), grad, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(jax.jit(loss)(x), np.sum(value), rtol=1e-10)
+
+
+def test_class_weights_with_label_smoothing_follow_the_formula(logits_and_labels, rng):
+    """Random inputs against the formula in NumPy: (1 - e) w_y nll + e / K sum_c w_c (-log p_c), mean / sum w_y."""
+    x, y = logits_and_labels
+    w, e, u = rng.uniform(0.5, 2.0, 7), 0.3, rng.uniform(0.5, 2.0, 16)
+    log_p = np_log_softmax(x)
+    per_example = (1 - e) * w[y] * -log_p[np.arange(16), y] + e / 7 * np.sum(w * -log_p, axis=-1)
+    np.testing.assert_allclose(jl.cross_entropy(x, y, class_weights=w, label_smoothing=e, reduction="none"),
+                               per_example, rtol=1e-12)
+    np.testing.assert_allclose(jl.cross_entropy(x, y, class_weights=w, label_smoothing=e, weights=u),
+                               np.sum(u * per_example) / np.sum(u * w[y]), rtol=1e-12)
+
+
 def test_ignore_index_is_where(logits_and_labels):
     x, y = logits_and_labels
     y = y.copy()

@@ -109,12 +109,20 @@ def _finish(values: jax.Array, inputs: _ClassInputs, *, fn: str, weights: Any, r
     return _core.reduce(values, reduction=reduction, weights=weights, mask=inputs.mask, dtype=inputs.dtype, fn=fn)
 
 
-def _class_weight_vector(class_weights: Any, num_classes: int, *, fn: str, dtype: Any) -> jax.Array:
+def _class_weight_vector(class_weights: Any, num_classes: int, *, fn: str, dtype: Any,
+                         name: str = "class_weights") -> jax.Array:
+    """One weight per class, checked: shape ``(K,)``, and every concrete weight finite and >= 0."""
     cw = jnp.asarray(class_weights)
     if cw.shape != (num_classes,):
         raise ValueError(
-            f"{fn}: class_weights must have one weight per class, shape ({num_classes},); got {tuple(cw.shape)}."
+            f"{fn}: {name} must have one weight per class, shape ({num_classes},); got {tuple(cw.shape)}."
         )
+    if not _core.is_traced(cw):
+        arr = np.asarray(cw, dtype=np.float64)
+        bad = ~(np.isfinite(arr) & (arr >= 0))
+        if bad.any():
+            raise ValueError(f"{fn}: {name} must be finite and >= 0; got {arr[bad].tolist()[:5]} at classes "
+                             f"{np.flatnonzero(bad).tolist()[:5]}.")
     return cw.astype(dtype)
 
 
@@ -159,10 +167,11 @@ def softmax_cross_entropy(
       from_logits: whether predictions are logits.
       label_smoothing: ``eps`` in [0, 1]; the target becomes ``(1 - eps) q + eps / K``
         (the uniform part spread over the classes whose logit is finite).
-      class_weights: one weight per class, shape ``(K,)``. With integer labels
-        it weights each example by its class's weight and ``"mean"`` divides by
-        the sum of those weights (PyTorch's ``weight``); with probability
-        targets it weights each class's term inside the sum.
+      class_weights: one weight per class, shape ``(K,)``, PyTorch's ``weight``. With
+        integer labels the example's term is weighted by its class's weight, each
+        class of the label-smoothing sum by its own, and ``"mean"`` divides by the
+        sum of the examples' class weights; with probability targets each class's
+        term inside the sum is weighted and ``"mean"`` is over the examples.
       ignore_index: a label value to exclude (padding), like ``where``.
       weights: per-example weights, broadcastable to ``predictions.shape[:-1]``.
       where: per-example boolean mask.
@@ -186,9 +195,12 @@ def softmax_cross_entropy(
         # -log p_y = logsumexp(x) - x_y: two reductions and a gather over the
         # logits, no log-probability array and no one-hot array materialised.
         values = -_log_prob_of_label(x, inputs.targets, from_logits=from_logits)
+        if class_weights is not None:
+            return _class_weighted(values, inputs, class_weights, label_smoothing if smoothing else 0.0,
+                                   from_logits=from_logits, fn=fn, weights=weights, reduction=reduction)
         if smoothing:
             values = (1.0 - label_smoothing) * values - label_smoothing * _mean_log_prob(x, from_logits=from_logits)
-        return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction, class_weights=class_weights)
+        return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
     q = inputs.targets
     if smoothing:
         finite = _predictable(x, from_logits=from_logits)
@@ -198,6 +210,37 @@ def softmax_cross_entropy(
         q = q * _class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=q.dtype)
     return _finish(_cross_entropy_with_distribution(x, q, from_logits=from_logits), inputs,
                    fn=fn, weights=weights, reduction=reduction)
+
+
+def _class_weighted(nll: jax.Array, inputs: _ClassInputs, class_weights: Any, label_smoothing: Any, *,
+                    from_logits: bool, fn: str, weights: Any, reduction: str) -> jax.Array:
+    """PyTorch's ``cross_entropy(weight=w, label_smoothing=eps)`` for integer labels.
+
+    Per example ``(1 - eps) w_y (-log p_y) + eps / K sum_c w_c (-log p_c)`` (each class weighted inside
+    the smoothing sum; ``K`` and the sum over the classes that can be predicted), and ``"mean"``
+    divides the total by ``sum_i w_{y_i}`` (times the per-example ``weights``), as PyTorch does.
+    """
+    x = inputs.predictions
+    cw = _class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=x.dtype)
+    w_y = jnp.take(cw, inputs.targets, mode="clip")
+    values = w_y * nll
+    if not _is_zero(label_smoothing):
+        cw = cw.reshape((1,) * (x.ndim - 1) + cw.shape)  # over the class axis
+        if from_logits:
+            finite = jnp.isfinite(x)
+            weighted_logits = jnp.sum(jnp.where(finite, cw * jnp.where(finite, x, 0.0), 0.0), axis=-1)
+            weighted_lse = jnp.sum(jnp.where(finite, cw, 0.0), axis=-1) * jax.nn.logsumexp(x, axis=-1)
+            smooth = (weighted_lse - weighted_logits) / jnp.maximum(jnp.sum(finite, axis=-1), 1)
+        else:
+            smooth = -jnp.mean(cw * jnp.log(jnp.clip(x, _EPS, 1.0)), axis=-1)
+        values = (1.0 - label_smoothing) * values + label_smoothing * smooth
+    if inputs.valid is not None:
+        values = _core.poison_invalid(values, inputs.valid)
+    if reduction != "mean":
+        return _core.reduce(values, reduction=reduction, weights=weights, mask=inputs.mask, dtype=inputs.dtype, fn=fn)
+    total = _core.reduce(values, reduction="sum", weights=weights, mask=inputs.mask, dtype=values.dtype, fn=fn)
+    norm = _core.reduce(w_y, reduction="sum", weights=weights, mask=inputs.mask, dtype=values.dtype, fn=fn)
+    return jnp.where(norm == 0, jnp.zeros((), values.dtype), total / jnp.where(norm == 0, 1, norm)).astype(inputs.dtype)
 
 
 def _predictable(x: jax.Array, *, from_logits: bool) -> jax.Array:
@@ -241,25 +284,6 @@ def _cross_entropy_with_distribution(x: jax.Array, q: jax.Array, *, from_logits:
         return jnp.sum(q, axis=-1) * jax.nn.logsumexp(x, axis=-1) - q_dot_x
     log_p = jnp.log(jnp.clip(x, _EPS, 1.0))
     return -jnp.sum(jnp.where(present, q * log_p, 0.0), axis=-1)
-
-
-def _check_binary_targets(t: ArrayLike, *, fn: str, where: ArrayLike | None, allowed: str = "[0, 1]") -> None:
-    """Concrete targets outside the allowed values raise; excluded entries are not checked."""
-    if _core.is_traced(t) or _core.is_traced(where):
-        return
-    arr = np.asarray(t, dtype=np.float64)
-    if allowed == "[0, 1]":
-        bad = ~((arr >= 0) & (arr <= 1))
-    else:  # "{-1, 0, 1}"
-        bad = ~np.isin(arr, (-1.0, 0.0, 1.0))
-    if where is not None and np.shape(where) != () and np.asarray(where).dtype == bool:
-        try:
-            bad &= np.broadcast_to(np.asarray(where), arr.shape)
-        except ValueError:
-            return  # the shape error is reported by the loss itself
-    if bad.any():
-        values = sorted({float(v) for v in arr[bad]})[:10]
-        raise ValueError(f"{fn}: targets must be in {allowed}; got values {values}.")
 
 
 def _binary_ce_kernel(x: jax.Array, t: jax.Array, *, from_logits: bool, pos_weight: Any) -> jax.Array:
@@ -316,7 +340,6 @@ def binary_cross_entropy(
     0.6931
     """
     fn = "binary_cross_entropy"
-    _check_binary_targets(targets, fn=fn, where=where)
     if pos_weight is not None:
         pos_weight = _core.upcast(jnp.asarray(pos_weight, dtype=jnp.result_type(float)))
         pos_weight = pos_weight.astype(_core.compute_dtype(jnp.result_type(predictions)))
@@ -327,7 +350,8 @@ def binary_cross_entropy(
             t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing
         return _binary_ce_kernel(x, t, from_logits=from_logits, pos_weight=pos_weight)
 
-    return _core.elementwise(kernel, predictions, targets, fn=fn, weights=weights, where=where, reduction=reduction)
+    return _core.elementwise(kernel, predictions, targets, fn=fn, weights=weights, where=where, reduction=reduction,
+                             targets_in=_core.Targets.UNIT_INTERVAL)
 
 
 def _modulating_factor(one_minus_p: jax.Array, gamma: Any) -> jax.Array:
@@ -391,12 +415,12 @@ def focal(
         inputs = _class_inputs(fn, predictions, t, where=where, allow_probabilities=False)
         log_p_y = _log_prob_of_label(inputs.predictions, inputs.targets, from_logits=from_logits)
         values = -_modulating_factor(-jnp.expm1(log_p_y), gamma) * log_p_y
-        if alpha is not None:
-            a = jnp.asarray(alpha, values.dtype)
-            values = values * (jnp.take(a, inputs.targets, mode="clip") if a.ndim == 1 else a)
+        if alpha is not None and jnp.ndim(alpha) == 0:
+            values = values * jnp.asarray(alpha, values.dtype)
+        elif alpha is not None:
+            a = _class_weight_vector(alpha, inputs.predictions.shape[-1], fn=fn, dtype=values.dtype, name="alpha")
+            values = values * jnp.take(a, inputs.targets, mode="clip")
         return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
-
-    _check_binary_targets(targets, fn=fn, where=where)
 
     def kernel(x: jax.Array, t: jax.Array) -> jax.Array:
         ce = _binary_ce_kernel(x, t, from_logits=from_logits, pos_weight=None)
@@ -411,7 +435,8 @@ def focal(
             values = values * (alpha * t + (1.0 - alpha) * (1.0 - t))
         return values
 
-    return _core.elementwise(kernel, predictions, targets, fn=fn, weights=weights, where=where, reduction=reduction)
+    return _core.elementwise(kernel, predictions, targets, fn=fn, weights=weights, where=where, reduction=reduction,
+                             targets_in=_core.Targets.UNIT_INTERVAL)
 
 
 def _signed_targets(t: jax.Array) -> jax.Array:
@@ -447,10 +472,9 @@ def hinge(
     [0.0, 0.5, 2.0]
     """
     fn = "hinge"
-    _check_binary_targets(targets, fn=fn, where=where, allowed="{-1, 0, 1}")
     return _core.elementwise(
         lambda p, t: jnp.maximum(0.0, 1.0 - _signed_targets(t) * p), predictions, targets,
-        fn=fn, weights=weights, where=where, reduction=reduction,
+        fn=fn, weights=weights, where=where, reduction=reduction, targets_in=_core.Targets.SIGNED_OR_BINARY,
     )
 
 
@@ -481,10 +505,9 @@ def squared_hinge(
     [0.25, 4.0]
     """
     fn = "squared_hinge"
-    _check_binary_targets(targets, fn=fn, where=where, allowed="{-1, 0, 1}")
     return _core.elementwise(
         lambda p, t: jnp.square(jnp.maximum(0.0, 1.0 - _signed_targets(t) * p)), predictions, targets,
-        fn=fn, weights=weights, where=where, reduction=reduction,
+        fn=fn, weights=weights, where=where, reduction=reduction, targets_in=_core.Targets.SIGNED_OR_BINARY,
     )
 
 

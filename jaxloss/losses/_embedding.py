@@ -55,9 +55,10 @@ def _vectors(fn: str, arrays: tuple[ArrayLike, ...], names: tuple[str, ...], whe
     return [_core.exclude(x, mask).astype(work) for x in out], mask, dtype
 
 
-def _pair_targets(fn: str, targets: ArrayLike, *, shape: tuple[int, ...], work: Any, where: ArrayLike | None,
-                  allowed: tuple[float, ...]) -> jax.Array:
-    """One label per pair, checked against ``allowed`` when concrete (excluded pairs are not checked)."""
+def _pair_targets(fn: str, targets: ArrayLike, *, shape: tuple[int, ...], work: Any, mask: jax.Array | None,
+                  allowed: _core.Targets) -> tuple[jax.Array, jax.Array]:
+    """One label per pair, and whether it is ``allowed`` (checked eagerly when concrete; excluded pairs
+    are not): ``(targets with excluded pairs zeroed, validity for _core.poison_invalid)``."""
     t = jnp.asarray(targets)
     if tuple(t.shape) != shape:
         raise ValueError(
@@ -66,17 +67,8 @@ def _pair_targets(fn: str, targets: ArrayLike, *, shape: tuple[int, ...], work: 
         )
     if jnp.issubdtype(t.dtype, jnp.complexfloating):
         raise TypeError(f"{fn}: targets must be real; got dtype {t.dtype}.")
-    if not _core.is_traced(t) and not _core.is_traced(where):
-        arr = np.asarray(t, dtype=np.float64)
-        bad = ~np.isin(arr, allowed)
-        if where is not None and np.asarray(where).dtype == bool:
-            bad &= np.broadcast_to(np.asarray(where), shape)
-        if bad.any():
-            values = sorted({float(v) for v in arr[bad]})[:10]
-            raise ValueError(
-                f"{fn}: targets must be in {{{', '.join(f'{a:g}' for a in allowed)}}}; got values {values}."
-            )
-    return t.astype(work)
+    valid = _core.check_targets(t, allowed, fn=fn, mask=mask)
+    return _core.exclude(t.astype(work), mask), valid
 
 
 def _sqrt_or_zero(x: jax.Array) -> jax.Array:
@@ -193,9 +185,11 @@ def cosine_embedding(
     """
     fn = "cosine_embedding"
     (a, b), mask, dtype = _vectors(fn, (x1, x2), ("x1", "x2"), where)
-    y = _core.exclude(_pair_targets(fn, targets, shape=a.shape[:-1], work=a.dtype, where=where, allowed=(-1.0, 1.0)), mask)
+    y, valid = _pair_targets(fn, targets, shape=a.shape[:-1], work=a.dtype, mask=mask, allowed=_core.Targets.SIGNED)
+    a, b = _core.poison_inputs(a, valid), _core.poison_inputs(b, valid)  # the where on y would drop a NaN gradient
     cos = _cosine(a, b, epsilon=0.0, offset=_TORCH_COSINE_EMBEDDING_EPSILON)
     values = jnp.where(y == 1, 1.0 - cos, 0.0) + jnp.where((y == -1) & (cos > margin), cos - margin, 0.0)
+    values = _core.poison_invalid(values, valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 
@@ -318,10 +312,10 @@ def contrastive(
     """
     fn = "contrastive"
     (a, b), mask, dtype = _vectors(fn, (embeddings_a, embeddings_b), ("embeddings_a", "embeddings_b"), where)
-    y = _core.exclude(_pair_targets(fn, targets, shape=a.shape[:-1], work=a.dtype, where=where, allowed=(0.0, 1.0)), mask)
+    y, valid = _pair_targets(fn, targets, shape=a.shape[:-1], work=a.dtype, mask=mask, allowed=_core.Targets.BINARY)
     d2 = jnp.sum(jnp.square(a - b), axis=-1)
     d = _sqrt_or_zero(d2)
-    values = y * d2 + (1.0 - y) * jnp.square(jnp.maximum(margin - d, 0.0))
+    values = _core.poison_invalid(y * d2 + (1.0 - y) * jnp.square(jnp.maximum(margin - d, 0.0)), valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 

@@ -43,38 +43,11 @@ def _margin(default: float, doc: str, slider: tuple[float, float]) -> Hyperparam
     return Hyperparameter(default, low=0.0, doc=doc, slider=slider)
 
 
-def _check_targets(t: jax.Array, mask: jax.Array | None, *, fn: str, allowed: str) -> None:
-    """Concrete targets outside ``allowed`` raise; excluded entries are not checked.
-
-    ``allowed`` is ``"{-1, 1}"`` or ``"[0, 1]"``. ``mask`` has the per-example
-    shape (a prefix of ``t.shape``). Traced targets cannot be checked.
-    """
-    if _core.is_traced(t) or _core.is_traced(mask):
-        return
-    arr = np.asarray(t, dtype=np.float64)
-    if allowed == "{-1, 1}":
-        bad = ~np.isin(arr, (-1.0, 1.0))
-    else:
-        bad = ~((arr >= 0) & (arr <= 1))
-    if mask is not None:
-        m = np.asarray(mask)
-        bad &= m.reshape(m.shape + (1,) * (arr.ndim - m.ndim))
-    if bad.any():
-        values = sorted({float(v) for v in arr[bad]})[:10]
-        raise ValueError(f"{fn}: targets must be in {allowed}; got values {values}.")
-
-
 def _signed_elementwise(kernel: Any, predictions: ArrayLike, targets: ArrayLike, *, fn: str,
                         predictions_name: str, weights: Any, where: Any, reduction: str) -> jax.Array:
-    """``_core.elementwise`` for {-1, +1} targets, with the target check."""
-    x = _core.float_array(predictions, name=predictions_name, fn=fn)
-    t = _core.target_array(targets, like=x, name="targets", fn=fn)
-    _core.check_same_shape(x, t, fn=fn, names=(predictions_name, "targets"))
-    mask = _core.mask_array(where, x.shape, fn=fn)
-    _check_targets(t, mask, fn=fn, allowed="{-1, 1}")
-    work = _core.compute_dtype(x.dtype)
-    values = kernel(_core.exclude(x, mask).astype(work), _core.exclude(t, mask).astype(work))
-    return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=x.dtype, fn=fn)
+    """``_core.elementwise`` for {-1, +1} targets (checked: an error eagerly, NaN under ``jit``)."""
+    return _core.elementwise(kernel, predictions, targets, fn=fn, weights=weights, where=where, reduction=reduction,
+                             targets_in=_core.Targets.SIGNED, predictions_name=predictions_name)
 
 
 @register(
@@ -123,11 +96,11 @@ def margin_ranking(
     y = _core.target_array(targets, like=a, name="targets", fn=fn)
     _core.check_same_shape(a, y, fn=fn, names=("scores_a", "targets"))
     mask = _core.mask_array(where, a.shape, fn=fn)
-    _check_targets(y, mask, fn=fn, allowed="{-1, 1}")
+    valid = _core.check_targets(y, _core.Targets.SIGNED, fn=fn, mask=mask)
     dtype = a.dtype
     work = _core.compute_dtype(dtype)
     a, b, y = (_core.exclude(v, mask).astype(work) for v in (a, b, y))
-    values = jnp.maximum(0.0, -y * (a - b) + margin)
+    values = _core.poison_invalid(jnp.maximum(0.0, -y * (a - b) + margin), valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 
@@ -218,7 +191,7 @@ def multilabel_soft_margin(
     t = _core.target_array(targets, like=x, name="targets", fn=fn)
     _core.check_same_shape(x, t, fn=fn)
     mask = _core.mask_array(where, x.shape[:-1], fn=fn)
-    _check_targets(t, mask, fn=fn, allowed="[0, 1]")
+    valid = _core.check_targets(t, _core.Targets.UNIT_INTERVAL, fn=fn, mask=mask)
     work = _core.compute_dtype(x.dtype)
     xs, ts = _core.exclude(x, mask).astype(work), _core.exclude(t, mask).astype(work)
     # (1 - t) x + softplus(-x): BCE with logits, stable at any |x|.
@@ -226,7 +199,7 @@ def multilabel_soft_margin(
     if class_weights is not None:
         cw = _class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=work)
         terms = terms * cw.reshape((1,) * (terms.ndim - 1) + cw.shape)  # explicit rank: no silent promotion
-    values = jnp.sum(terms, axis=-1) / x.shape[-1]
+    values = _core.poison_invalid(jnp.sum(terms, axis=-1) / x.shape[-1], valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=x.dtype, fn=fn)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxloss import _core
 from jaxloss._registry import Hyperparameter, register
@@ -406,6 +407,17 @@ def poisson_nll(
     )
 
 
+def _check_variance(variance: jax.Array, *, fn: str) -> jax.Array:
+    valid = variance >= 0
+    if not _core.is_traced(valid) and not bool(np.all(np.asarray(valid))):
+        arr = np.asarray(variance, dtype=np.float64)
+        bad = ~np.asarray(valid)
+        raise ValueError(f"{fn}: variance must be >= 0; got {arr[bad].tolist()[:5]} at positions "
+                         f"{np.argwhere(bad)[:5].tolist()}. Predict a log-variance (log_variance=) or pass the "
+                         "output through softplus.")
+    return valid
+
+
 @register(
     family="regression", task="probabilistic regression",
     formula="0.5 (log v + (p - t)^2 / v)   (v = max(variance, 1e-6); + 0.5 log(2 pi) if full)",
@@ -452,6 +464,9 @@ def gaussian_nll(
         if where is not None:
             scale = _core.exclude(scale, _core.mask_array(where, p_shape, fn=fn))
         scale = _core.upcast(scale)
+    # A negative variance is an error (as in PyTorch): eagerly a ValueError, under jit NaN in the
+    # value and gradient of that entry (0 is allowed and clamped like any variance below epsilon).
+    valid = None if variance is None else _check_variance(scale, fn=fn)
 
     def kernel(p: jax.Array, t: jax.Array) -> jax.Array:
         sq = jnp.square(p - t)
@@ -460,7 +475,7 @@ def gaussian_nll(
             values = 0.5 * (s + sq * jnp.exp(-s))
         elif variance is not None:
             v = jnp.maximum(scale.astype(p.dtype), _VARIANCE_EPSILON)
-            values = 0.5 * (jnp.log(v) + sq / v)
+            values = _core.poison_invalid(0.5 * (jnp.log(v) + sq / v), valid)
         else:
             values = 0.5 * sq
         if full:

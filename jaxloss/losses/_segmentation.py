@@ -24,11 +24,12 @@ Conventions of this family:
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxloss import _core
 from jaxloss._registry import Hyperparameter, register
@@ -83,10 +84,11 @@ def _overlap(
         _core.check_class_labels(t, num_classes, fn=fn, mask=label_mask)
         t = _core.exclude(t, mask)
         in_range = (t >= 0) & (t < num_classes)
-        valid = jnp.all(in_range.reshape(example_shape + (-1,)), axis=-1)
+        valid = jnp.all(in_range.reshape(example_shape + (math.prod(t.shape[len(example_shape):]),)), axis=-1)
         t = jax.nn.one_hot(t, num_classes, dtype=work)
     else:
-        _check_unit_interval(fn, t, where=where, mask_shape=example_shape)
+        pixels = _core.check_targets(t, _core.Targets.UNIT_INTERVAL, fn=fn, mask=mask)
+        valid = jnp.all(pixels.reshape(example_shape + (math.prod(t.shape[len(example_shape):]),)), axis=-1)
         t = _core.exclude(t.astype(work), mask)
 
     if is_multiclass:
@@ -109,20 +111,6 @@ def _overlap(
     if not is_multiclass:
         tp, fp, fn_ = tp[..., None], fp[..., None], fn_[..., None]
     return _Overlap(tp, fp, fn_, mask, valid, dtype)
-
-
-def _check_unit_interval(fn: str, t: jax.Array, *, where: ArrayLike | None, mask_shape: tuple[int, ...]) -> None:
-    """Concrete targets must be in [0, 1]; excluded images are not checked."""
-    if _core.is_traced(t) or _core.is_traced(where):
-        return
-    arr = np.asarray(t, dtype=np.float64)
-    bad = ~((arr >= 0) & (arr <= 1))
-    if where is not None and np.asarray(where).dtype == bool:
-        m = np.broadcast_to(np.asarray(where), mask_shape)
-        bad &= m.reshape(m.shape + (1,) * (arr.ndim - m.ndim))
-    if bad.any():
-        values = sorted({float(v) for v in arr[bad]})[:10]
-        raise ValueError(f"{fn}: targets must be in [0, 1]; got values {values}.")
 
 
 def _ratio(errors: jax.Array, denominator: jax.Array) -> jax.Array:

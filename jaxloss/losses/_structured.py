@@ -384,6 +384,8 @@ def bitempered_logistic(
     x = inputs.predictions
     smoothing = not _is_zero(label_smoothing)
     if t1 == 1.0 and t2 == 1.0 and inputs.is_labels and not smoothing:  # softmax cross-entropy, exactly
+        if weights is not None:
+            _core.weight_array(weights, fn=fn)  # errors name this loss, not the one it delegates to
         return softmax_cross_entropy(predictions, targets, ignore_index=ignore_index, weights=weights,
                                      where=where, reduction=reduction)
     q = _target_distribution(inputs, x.shape[-1], x.dtype)

@@ -28,29 +28,25 @@ import jax.numpy as jnp
 
 from jaxloss import _core
 from jaxloss._registry import Hyperparameter, register
-from jaxloss.losses._classification import _check_binary_targets, _class_inputs, _finish, _pick
+from jaxloss.losses._classification import _class_inputs, _finish, _pick
 
 ArrayLike = Any
 
 __all__ = ["soft_f1", "pairwise_auc", "soft_accuracy"]
 
 
-def _item_mask(where: ArrayLike | None) -> Any:
-    """The per-set mask with a trailing item axis, for checking concrete targets item by item."""
-    if where is None or _core.is_traced(where):
-        return where
-    return jnp.asarray(where)[..., None]
-
-
 def _set_inputs(fn: str, predictions: ArrayLike, targets: ArrayLike, where: ArrayLike | None):
-    """Scores ``(..., m)`` and targets of the same shape, a per-set mask ``(...)``, the output dtype."""
+    """Scores ``(..., m)``, targets of the same shape, a per-set mask ``(...)``, whether each set's
+    targets are 0 or 1 (checked: an error eagerly, for ``_core.poison_invalid`` under ``jit``), the
+    output dtype."""
     x = _core.float_array(predictions, name="predictions", fn=fn)
     _core.check_rank(x, min_rank=1, fn=fn, name="predictions", meaning="the items of a set on the last axis")
     t = _core.target_array(targets, like=x, name="targets", fn=fn)
     _core.check_same_shape(x, t, fn=fn)
     mask = _core.mask_array(where, x.shape[:-1], fn=fn)
+    valid = _core.check_targets(t, _core.Targets.UNIT_INTERVAL, fn=fn, mask=mask)
     work = _core.compute_dtype(x.dtype)
-    return _core.exclude(x, mask).astype(work), _core.exclude(t, mask).astype(work), mask, x.dtype
+    return _core.exclude(x, mask).astype(work), _core.exclude(t, mask).astype(work), mask, valid, x.dtype
 
 
 @register(
@@ -100,12 +96,12 @@ def soft_f1(
     0.35
     """
     fn = "soft_f1"
-    _check_binary_targets(targets, fn=fn, where=_item_mask(where))
-    x, t, mask, dtype = _set_inputs(fn, predictions, targets, where)
+    x, t, mask, valid, dtype = _set_inputs(fn, predictions, targets, where)
     p = jax.nn.sigmoid(x) if from_logits else x
     true_positives = jnp.sum(p * t, axis=-1)
     # Denominator >= eps > 0: finite for sets without positives and without predicted positives.
     values = 1.0 - (2.0 * true_positives + epsilon) / (jnp.sum(p, axis=-1) + jnp.sum(t, axis=-1) + epsilon)
+    values = _core.poison_invalid(values, valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 
@@ -151,8 +147,7 @@ def pairwise_auc(
     0.158
     """
     fn = "pairwise_auc"
-    _check_binary_targets(targets, fn=fn, where=_item_mask(where))
-    s, t, mask, dtype = _set_inputs(fn, predictions, targets, where)
+    s, t, mask, valid, dtype = _set_inputs(fn, predictions, targets, where)
     m = s.shape[-1]
     diff = s[..., :, None] - s[..., None, :]  # s_i - s_j
     off_diagonal = (1.0 - jnp.eye(m, dtype=s.dtype)).reshape((1,) * (s.ndim - 1) + (m, m))
@@ -160,6 +155,7 @@ def pairwise_auc(
     total = jnp.sum(pair, axis=(-2, -1))
     has_pairs = total > 0
     values = jnp.sum(pair * _core.softplus(-diff), axis=(-2, -1)) / jnp.where(has_pairs, total, 1.0)
+    values = _core.poison_invalid(values, valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 
