@@ -17,6 +17,7 @@ Private. Every loss goes through the same few steps:
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -25,9 +26,6 @@ import numpy as np
 
 HALF_DTYPES = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
 
-# Clipping used for probabilities given with ``from_logits=False`` (Keras uses the
-# same value). Keeps log(p) and log(1 - p) and their gradients finite at 0 and 1.
-PROBABILITY_EPSILON = 1e-7
 
 
 def is_traced(x: Any) -> bool:
@@ -38,13 +36,28 @@ def _shape(x: Any) -> tuple[int, ...]:
     return tuple(np.shape(x))
 
 
+def as_array(x: Any, *, name: str, fn: str) -> jax.Array:
+    """``x`` as an array, or a ``TypeError`` that names the argument and what arrived."""
+    if isinstance(x, Mapping):
+        raise TypeError(
+            f"{fn}: {name} is a dict with keys {sorted(map(str, x))}; a loss takes an array. Give it the entry "
+            f"it reads, e.g. jl.term(loss, select=lambda p, t: (p['logits'], t)), or return an array from the model.")
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{fn}: {name} must be an array; got the string {x!r}.")
+    try:
+        return jnp.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{fn}: {name} must be an array (or nested lists of numbers); got {type(x).__name__} "
+                        f"({err}).") from None
+
+
 def float_array(x: Any, *, name: str, fn: str) -> jax.Array:
     """``x`` as a floating-point array; raises ``TypeError`` otherwise."""
     if x is None:
         raise TypeError(f"{fn}: {name} is None; pass an array of floats.")
     dtype = getattr(x, "dtype", None)
     if dtype is None:
-        x = jnp.asarray(x)
+        x = as_array(x, name=name, fn=fn)
         if not jnp.issubdtype(x.dtype, jnp.floating):
             x = x.astype(jnp.result_type(float))
         return x
@@ -60,7 +73,7 @@ def target_array(x: Any, *, like: jax.Array, name: str, fn: str) -> jax.Array:
     """Real-valued targets: floats, or integers/booleans cast to ``like``'s dtype."""
     if x is None:
         raise TypeError(f"{fn}: {name} is None; pass an array.")
-    x = jnp.asarray(x)
+    x = as_array(x, name=name, fn=fn)
     if jnp.issubdtype(x.dtype, jnp.complexfloating):
         raise TypeError(f"{fn}: {name} must be real; got dtype {x.dtype}.")
     if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -70,7 +83,7 @@ def target_array(x: Any, *, like: jax.Array, name: str, fn: str) -> jax.Array:
 
 def label_array(x: Any, *, name: str, fn: str) -> jax.Array:
     """Integer class indices; raises ``TypeError`` for anything else."""
-    x = jnp.asarray(x)
+    x = as_array(x, name=name, fn=fn)
     if not jnp.issubdtype(x.dtype, jnp.integer):
         raise TypeError(
             f"{fn}: {name} must hold integer class indices; got dtype {x.dtype}. "
@@ -344,11 +357,22 @@ def xlogx(x: jax.Array) -> jax.Array:
     return x * safe_log(x, x > 0)
 
 
+def probability_epsilon(dtype: Any) -> float:
+    """Where probabilities given with ``from_logits=False`` are clipped: ``[eps, 1 - eps]``.
+
+    The machine epsilon of the dtype the loss computes in (float32 for half precision): 1.19e-7 in
+    float32 (Keras clips at 1e-7), 2.2e-16 in float64. scikit-learn's ``log_loss`` clips at the same
+    value, and so does the log-loss metric, so a loss and the metric of the same name agree at
+    probabilities of exactly 0 and 1. Keeps ``log p``, ``log(1 - p)`` and their gradients finite.
+    """
+    return float(jnp.finfo(compute_dtype(dtype)).eps)
+
+
 def log_probabilities(predictions: jax.Array, *, from_logits: bool, axis: int = -1) -> jax.Array:
     """Log-probabilities over ``axis`` from logits (log-softmax) or clipped probabilities."""
     if from_logits:
         return jax.nn.log_softmax(predictions, axis=axis)
-    return jnp.log(jnp.clip(predictions, PROBABILITY_EPSILON, 1.0))
+    return jnp.log(jnp.clip(predictions, probability_epsilon(predictions.dtype), 1.0))
 
 
 def elementwise(
@@ -417,8 +441,13 @@ def parameter_array(
     x = upcast(jnp.asarray(value))
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.result_type(float))
-    if positive and not is_traced(x) and np.ndim(x) > 0:
+    if positive and not is_traced(x) and np.ndim(x) > 0 and not is_traced(mask):
         arr = np.asarray(x)
+        if mask is not None:  # excluded entries may hold anything (NaN included)
+            try:
+                arr = np.broadcast_to(arr, shape)[np.broadcast_to(np.asarray(mask), shape)]
+            except ValueError:
+                pass
         if not np.all(arr > 0):
             raise ValueError(
                 f"{fn}: {name} must be > 0 everywhere; got values down to {np.nanmin(arr):g}"

@@ -175,12 +175,24 @@ def _concrete_values(fn: str, key: str, value: Any) -> np.ndarray | None:
     return arr
 
 
-def _check_hyperparameter(fn: str, key: str, spec: Hyperparameter, value: Any) -> None:
-    """Every concrete value of ``value`` (a number or an array) must be in ``spec``'s range."""
+def _check_hyperparameter(fn: str, key: str, spec: Hyperparameter, value: Any, where: Any = None) -> None:
+    """Every concrete value of ``value`` (a number or an array) must be in ``spec``'s range.
+
+    Entries that a concrete ``where`` mask excludes are not checked (they may hold anything, NaN
+    included, as excluded inputs may).
+    """
     arr = _concrete_values(fn, key, value)
     if arr is None:
         return
     ok = np.asarray(spec.contains(arr))
+    if where is not None and arr.ndim and not isinstance(where, jax.core.Tracer):
+        mask = np.asarray(where)
+        if mask.dtype == bool and mask.ndim <= arr.ndim:
+            try:
+                excluded = ~mask.reshape(mask.shape + (1,) * (arr.ndim - mask.ndim))
+                ok = ok | np.broadcast_to(excluded, arr.shape)
+            except ValueError:
+                pass
     if ok.all():
         return
     doc = f" ({spec.doc})" if spec.doc else ""
@@ -248,7 +260,7 @@ def register(
             # scheduled or differentiated under jit) cannot be, and are the caller's responsibility.
             for key, spec in hyperparameters.items():
                 if kwargs.get(key) is not None:
-                    _check_hyperparameter(name, key, spec, kwargs[key])
+                    _check_hyperparameter(name, key, spec, kwargs[key], kwargs.get("where"))
             return fn(*args, **kwargs)
 
         entry = LossInfo(

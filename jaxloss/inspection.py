@@ -47,6 +47,7 @@ from jax.flatten_util import ravel_pytree
 
 from jaxloss import _registry, _samples
 from jaxloss.compose import Composite, Objective, unpack_batch
+from jaxloss.compose._calling import call_loss
 
 __all__ = ["Report", "inspect", "GradCurve", "grad_curve", "Card", "CardRow", "check", "stability_cases"]
 
@@ -100,6 +101,28 @@ def _fmt_array(a: Any, limit: int = 8) -> str:
     return f"[{body}{', ...' if flat.size > limit else ''}]"
 
 
+def _entry_names(tree: Any) -> list[str]:
+    """A name for every entry of ``ravel_pytree(tree)``, in its order: ``w[2]``, ``layer/b``, ``w1[0, 3]``."""
+    names = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        base = "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path) or "x"
+        shape = np.shape(leaf)
+        if not shape:
+            names.append(base)
+        else:
+            names += [f"{base}[{', '.join(map(str, ix))}]" for ix in np.ndindex(*shape)]
+    return names
+
+
+def _fmt_tree(tree: Any) -> str:
+    """A gradient pytree by leaf: ``w [0.1, -0.2], b 0.3``."""
+    parts = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        name = "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path) or "x"
+        parts.append(f"{name} {_fmt(float(np.asarray(leaf)), 4) if np.ndim(leaf) == 0 else _fmt_array(leaf, 4)}")
+    return ", ".join(parts[:8]) + (", ..." if len(parts) > 8 else "")
+
+
 # -- the report -----------------------------------------------------------------------------------
 
 
@@ -151,6 +174,8 @@ class Report:
     nonfinite: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
     dtype: str = ""
+    #: For a pytree ``wrt`` (parameters): each flat entry's name by its leaf path, ``w[2]``, ``layer/b``.
+    entry_names: list[str] | None = None
     _line: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, str, float]] | None = dataclasses.field(
         default=None, repr=False)
 
@@ -162,8 +187,9 @@ class Report:
     def rows(self) -> list[tuple[str, str]]:
         """The summary as (label, text) pairs: what ``str()`` and the HTML table show."""
         flat_grad = ravel_pytree(self.gradient)[0] if not isinstance(self.gradient, np.ndarray) else self.gradient
+        shown = _fmt_tree(self.gradient) if not isinstance(self.gradient, np.ndarray) else _fmt_array(flat_grad)
         rows = [("value", _fmt(self.value, 8)),
-                (f"gradient wrt {self.wrt}", f"{_fmt_array(flat_grad)}  norm {_fmt(np.linalg.norm(np.asarray(flat_grad, np.float64)), 4)}")]
+                (f"gradient wrt {self.wrt}", f"{shown}  norm {_fmt(np.linalg.norm(np.asarray(flat_grad, np.float64)), 4)}")]
         if self.hessian_diagonal is not None:
             rows.append((f"Hessian ({self.hessian_note})", "diagonal " + _fmt_array(self.hessian_diagonal)))
         else:
@@ -173,8 +199,10 @@ class Report:
         if self.denominator_kind:
             rows.append(("reduction", self.denominator_kind))
         if self.fd_max_relative_error is not None:
+            where = (self.entry_names[self.fd_index[0]] if self.entry_names and self.fd_index
+                     else self.fd_index)
             rows.append(("finite differences", f"max relative error {_fmt(self.fd_max_relative_error, 3)} at "
-                         f"{self.fd_index} ({self.fd_note})"))
+                         f"{where} ({self.fd_note})"))
         elif self.fd_note:
             rows.append(("finite differences", self.fd_note))
         rows.append(("NaN/inf in inputs", "; ".join(self.nonfinite_inputs) or "none"))
@@ -271,7 +299,7 @@ def _describe_subject(fn: Any, options: dict[str, Any]) -> str:
 def _hessian(f_flat: Callable[[jax.Array], jax.Array], x: jax.Array) -> tuple[np.ndarray | None, np.ndarray | None, str]:
     n = x.size
     if n <= FULL_HESSIAN_LIMIT:
-        h = np.asarray(jax.hessian(f_flat)(x))
+        h = np.asarray(jax.jit(jax.hessian(f_flat))(x))  # one program, not one dispatch per operation
         return h, np.diagonal(h).copy(), f"full, {n}x{n}"
     if n <= DIAGONAL_HESSIAN_LIMIT:
         grad_f = jax.grad(f_flat)
@@ -306,7 +334,7 @@ def _finite_differences(f_flat: Callable[[jax.Array], jax.Array], x: jax.Array, 
     probes = np.zeros((len(idx), n))
     probes[np.arange(len(idx)), idx] = h
     probes = jnp.asarray(probes, dtype)
-    batched = jax.vmap(lambda d: f_flat(x + d) - f_flat(x - d))
+    batched = jax.jit(jax.vmap(lambda d: f_flat(x + d) - f_flat(x - d)))
     fd = np.asarray(batched(probes), np.float64) / (2 * h)
     g = np.asarray(grad, np.float64)[idx]
     floor = 1e-8 * max(1.0, float(np.max(np.abs(g))) if g.size else 1.0)
@@ -381,8 +409,13 @@ def inspect(subject: Any, *inputs: Any, argnum: int = 0, step: Any = None, top: 
         raise ValueError("inspect: step= applies to composites with scheduled weights.")
     args = [jnp.asarray(a) if not isinstance(a, jax.Array) and np.ndim(a) >= 0 and not isinstance(a, (dict, list, tuple)) else a
             for a in inputs]
-    if not 0 <= argnum < len(args) or not _is_float(args[argnum]):
-        raise ValueError(f"inspect: argnum={argnum} must name a floating-point positional argument.")
+    if not 0 <= argnum < len(args):
+        raise ValueError(f"inspect: argnum={argnum} must name one of the {len(args)} positional arguments.")
+    if isinstance(args[argnum], (dict, list, tuple)) or not hasattr(args[argnum], "shape"):
+        return _inspect_pytree(fn, args, argnum, options, reduction)
+    if not _is_float(args[argnum]):
+        raise ValueError(f"inspect: argnum={argnum} must name a floating-point argument (an array or a pytree of "
+                         f"arrays, such as parameters); got dtype {args[argnum].dtype}.")
     weights, where = options.pop("weights", None), options.pop("where", None)
     x = jnp.asarray(args[argnum])
     subject_text = _describe_subject(fn, options)
@@ -398,7 +431,7 @@ def inspect(subject: Any, *inputs: Any, argnum: int = 0, step: Any = None, top: 
             kw["weights"] = weights_now
         if where_now is not None:
             kw["where"] = where_now
-        return fn(*a, **kw, reduction=red)
+        return call_loss(fn, *a, **kw, reduction=red)
 
     report = Report(subject=subject_text, wrt=_arg_name(argnum), value=float("nan"), gradient=None,
                     dtype=str(x.dtype))
@@ -486,7 +519,7 @@ def _per_example_gradients(report: Report, call: Callable[..., jax.Array], args:
 
     mapped_rest = [everything[i] for i in rest_index]
     try:
-        g = jax.vmap(jax.grad(one))(x, *mapped_rest)
+        g = jax.jit(jax.vmap(jax.grad(one)))(x, *mapped_rest)
     except (ValueError, TypeError) as err:
         report.notes.append(f"no per-example gradients: {err}")
         return
@@ -519,12 +552,52 @@ def _line_along_largest(f: Callable[[jax.Array], jax.Array], x: jax.Array, grad:
         half = span if span > 0 else max(3.0, 2.0 * abs(center - offset))
         s = jnp.linspace(-half, half, points, dtype=x.dtype) + jnp.asarray(center - offset, x.dtype)
         g = lambda v: f(x.reshape(-1).at[j].set(v + offset).reshape(x.shape))  # noqa: E731
-        values = np.asarray(jax.vmap(g)(s), np.float64)
-        slopes = np.asarray(jax.vmap(jax.grad(g))(s), np.float64)
+        values, slopes = jax.jit(lambda s: (jax.vmap(g)(s), jax.vmap(jax.grad(g))(s)))(s)
+        values, slopes = np.asarray(values, np.float64), np.asarray(slopes, np.float64)
         label = (f"error p - t at {index}" if elementwise else f"{_arg_name(argnum)}{list(index)}")
         return np.asarray(s, np.float64), values, slopes, label, center - offset
 
     return line
+
+
+def _inspect_pytree(fn: Callable[..., Any], args: list[Any], argnum: int, options: dict[str, Any],
+                    reduction: str) -> Report:
+    """A function differentiated with respect to a pytree argument (parameters), as ``jax.grad`` does."""
+    tree = args[argnum]
+    leaves = jax.tree_util.tree_leaves(tree)
+    if not leaves or not all(_is_float(leaf) for leaf in leaves):
+        raise ValueError(f"inspect: argnum={argnum} must name floating-point arrays (or a pytree of them); got "
+                         f"{type(tree).__name__} with leaves {[getattr(x, 'dtype', type(x).__name__) for x in leaves]}.")
+    tree = jax.tree_util.tree_map(jnp.asarray, tree)
+    flat, unravel = ravel_pytree(tree)
+
+    def at(p: Any) -> jax.Array:
+        a = list(args)
+        a[argnum] = p
+        return jnp.asarray(call_loss(fn, *a, reduction=reduction, **options))
+
+    value, grad = jax.jit(jax.value_and_grad(at))(tree)
+    flat_grad = np.asarray(ravel_pytree(grad)[0])
+    wrt = "params" if argnum == 0 else f"argument {argnum}"
+    report = Report(subject=_describe_subject(fn, options), wrt=wrt, value=float(value),
+                    gradient=jax.tree_util.tree_map(np.asarray, grad), dtype=str(flat.dtype),
+                    entry_names=_entry_names(tree))
+    for i, a in enumerate(args):
+        for path, leaf in jax.tree_util.tree_flatten_with_path(a)[0]:
+            report.nonfinite_inputs += _nonfinite(f"input {_arg_name(i)}{jax.tree_util.keystr(path)}", leaf)
+    report.nonfinite += _nonfinite("value", value) + _nonfinite("gradient", flat_grad)
+    f_flat = lambda v: at(unravel(v))  # noqa: E731
+    h, diag, report.hessian_note = _hessian(f_flat, flat)
+    report.hessian, report.hessian_diagonal = h, diag
+    report.nonfinite += _nonfinite("Hessian", h if h is not None else diag)
+    report.fd_max_relative_error, fd_flat, report.fd_note = _finite_differences(
+        lambda v: at(jax.tree_util.tree_map(lambda a: a.astype(v.dtype), unravel(v.astype(flat.dtype)))
+                     if _x64() else unravel(v.astype(flat.dtype))), flat, flat_grad)
+    report.fd_index = (fd_flat,)
+    report.notes.append(f"differentiated with respect to {wrt}, a pytree of {flat.size} entries; "
+                        "per-example values need a loss of (predictions, targets) or an objective")
+    report._line = _line_along_largest(f_flat, flat, flat_grad, [flat], 0)
+    return report
 
 
 def _inspect_objective(obj: Objective, inputs: Sequence[Any], *, step: Any, top: int) -> Report:
@@ -534,11 +607,12 @@ def _inspect_objective(obj: Objective, inputs: Sequence[Any], *, step: Any, top:
     inputs_, targets, extra = unpack_batch(batch)
     flat, unravel = ravel_pytree(params)
     f_flat = lambda v: obj(unravel(v), batch, step=step)  # noqa: E731
-    total, parts = obj.with_terms(params, batch, step=step)
-    grad = jax.grad(lambda p: obj(p, batch, step=step))(params)
+    # One compiled program for the value, the terms and the gradient (eagerly, each operation would
+    # dispatch on its own: seconds for a small MLP).
+    (total, parts), grad = jax.jit(jax.value_and_grad(lambda p: obj.with_terms(p, batch, step=step), has_aux=True))(params)
     flat_grad = np.asarray(ravel_pytree(grad)[0])
     report = Report(subject=repr(obj), wrt="params", value=float(total), gradient=jax.tree_util.tree_map(np.asarray, grad),
-                    terms={k: float(v) for k, v in parts.items()}, dtype=str(flat.dtype))
+                    terms={k: float(v) for k, v in parts.items()}, dtype=str(flat.dtype), entry_names=_entry_names(params))
     for label, tree in (("params", params), ("inputs", inputs_), ("targets", targets)):
         for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
             report.nonfinite_inputs += _nonfinite(f"input {label}{jax.tree_util.keystr(path)}", leaf)
@@ -551,7 +625,7 @@ def _inspect_objective(obj: Objective, inputs: Sequence[Any], *, step: Any, top:
             lambda a: a.astype(v.dtype) if _is_float(a) else a, unravel(v)), batch, step=step), flat, flat_grad)
     report.fd_index = (fd_flat,)
     try:
-        per_example = obj.per_example(params, batch, step=step)
+        per_example = jax.jit(lambda p: obj.per_example(p, batch, step=step))(params)
     except ValueError as err:
         report.notes.append(f"no per-example values: {err}")
         report._line = _line_along_largest(f_flat, flat, flat_grad, [flat], 0)
@@ -581,8 +655,8 @@ def _inspect_objective(obj: Objective, inputs: Sequence[Any], *, step: Any, top:
         return jnp.sum(obj.loss(preds, targets1, reduction="none", **kw))
 
     del leaves
-    g = jax.vmap(jax.grad(one), in_axes=(None, axes))(params, batch)
-    g_flat = jax.vmap(lambda t: ravel_pytree(t)[0])(g)
+    g_flat = jax.jit(lambda p, b: jax.vmap(lambda t: ravel_pytree(t)[0])(
+        jax.vmap(jax.grad(one), in_axes=(None, axes))(p, b)))(params, batch)
     report.per_example_gradients = np.asarray(g_flat)
     report.per_example_gradient_norms = np.sqrt(np.sum(np.square(np.asarray(g_flat, np.float64)), axis=1))
     report.nonfinite += _nonfinite("per-example gradients", g_flat)
@@ -611,6 +685,19 @@ _CURVE_TARGETS = {"binary_logits": 1.0, "signed_binary": 1.0, "positive_regressi
 _CLASS_KINDS = ("class_logits", "class_log_probs", "class_distribution")
 
 
+def _curve_kind(fn: Any) -> str:
+    """The input kind that says what an error is: the loss's, or the one its composite's terms share."""
+    if isinstance(fn, Composite):
+        kinds = {t.name: t.fn.info.inputs for t in fn.terms if isinstance(getattr(t.fn, "info", None), _registry.LossInfo)}
+        distinct = sorted(set(kinds.values()))
+        if len(distinct) > 1:
+            raise ValueError(f"grad_curve: the terms of {fn!r} take different kinds of input ({kinds}), so one error "
+                             "cannot describe them all; draw each term's curve on its own.")
+        return distinct[0] if distinct else "regression"
+    entry = getattr(fn, "info", None)
+    return entry.inputs if isinstance(entry, _registry.LossInfo) else "regression"
+
+
 def grad_curve(loss: Any, errors: Any, *, target: float | None = None, num_classes: int = 2,
                **options: Any) -> GradCurve:
     """The value and first and second derivatives of a loss along ``errors``.
@@ -637,7 +724,7 @@ def grad_curve(loss: Any, errors: Any, *, target: float | None = None, num_class
     """
     fn = _registry.get(loss) if isinstance(loss, str) else loss
     entry = getattr(fn, "info", None)
-    kind = entry.inputs if isinstance(entry, _registry.LossInfo) else "regression"
+    kind = _curve_kind(fn)
     e = jnp.asarray(errors)
     if not jnp.issubdtype(e.dtype, jnp.floating):
         e = e.astype(jnp.result_type(float))
@@ -652,14 +739,14 @@ def grad_curve(loss: Any, errors: Any, *, target: float | None = None, num_class
                 logits = jax.nn.log_softmax(logits)
             t = (jnp.asarray([label], jnp.int32) if kind != "class_distribution"
                  else jax.nn.one_hot(jnp.asarray([label]), num_classes, dtype=v.dtype))
-            return jnp.sum(fn(logits, t, **options, reduction="none"))
+            return jnp.sum(call_loss(fn, logits, t, **options, reduction="none"))
     else:
         t0 = _CURVE_TARGETS.get(kind, 0.0) if target is None else float(target)
         is_margin = kind in ("binary_logits", "signed_binary")
 
         def point(v: jax.Array) -> jax.Array:
             p = (v if is_margin else t0 + v).reshape(1)
-            return jnp.sum(fn(p, jnp.full((1,), t0, v.dtype), **options, reduction="none"))
+            return jnp.sum(call_loss(fn, p, jnp.full((1,), t0, v.dtype), **options, reduction="none"))
 
     try:
         first_fn = jax.grad(point)

@@ -78,6 +78,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxloss import _core
+
 __all__ = [
     "accuracy",
     "binary_accuracy",
@@ -312,12 +314,12 @@ def _accuracy_values(fn: str, predictions, targets, top_k: int) -> Array:
     t = targets.astype(jnp.int32)
     valid = (t >= 0) & (t < num_classes)
     target_score = jnp.take_along_axis(predictions, jnp.clip(t, 0, num_classes - 1)[..., None], -1)
-    # Stable ranking (ties go to the lower class index, as np.argmax and lax.top_k do): the target is
-    # in the top k when fewer than k classes rank before it.
-    before = (predictions > target_score) | (
-        (predictions == target_score)
-        & (jax.lax.broadcasted_iota(jnp.int32, predictions.shape, t.ndim) < t[..., None])
-    )
+    # The target is in the top k when fewer than k classes rank before it. Ties follow the reference
+    # each case cites: for k = 1 the lower class index wins (np.argmax, accuracy_score); for k > 1 the
+    # higher one ranks first, as scikit-learn's top_k_accuracy_score (a stable ascending argsort, reversed).
+    index = jax.lax.broadcasted_iota(jnp.int32, predictions.shape, t.ndim)
+    tie_first = index < t[..., None] if k == 1 else index > t[..., None]
+    before = (predictions > target_score) | ((predictions == target_score) & tie_first)
     return valid & (jnp.sum(before, axis=-1) < k)
 
 
@@ -359,13 +361,19 @@ def _confusion_stats(fn, predictions, targets, num_classes, threshold, from_logi
     pred, true, k = _labels(fn, predictions, targets, num_classes, threshold, from_logits)
     dtype = dtype or _float_dtype(predictions)
     w, mask = _sample_weights(fn, true.shape, weights, where, dtype)
-    valid = (true >= 0) & (true < k) & (pred >= 0) & (pred < k)  # out-of-range labels are dropped
-    if mask is not None:
-        valid = valid & mask
+    valid = (true >= 0) & (true < k) & (pred >= 0) & (pred < k)
+    included = jnp.ones(valid.shape, bool) if mask is None else mask
+    # A label outside [0, k) among the included entries cannot be counted: the state is poisoned
+    # (NaN counts; -1 for an integer confusion matrix) rather than silently dropping the entry.
+    # Concrete labels were checked before (see _labels_in_range); this catches traced ones.
+    out_of_range = jnp.any(~valid & included)
+    valid = valid & included
     w = jnp.where(valid, w, 0).reshape(-1)
     t = jnp.where(valid, true, 0).reshape(-1)
     p = jnp.where(valid, pred, 0).reshape(-1)
     matrix = jnp.zeros(k * k, dtype).at[t * k + p].add(w).reshape(k, k)
+    poison = jnp.nan if jnp.issubdtype(dtype, jnp.floating) else -1
+    matrix = jnp.where(out_of_range, jnp.full((), poison, dtype), matrix)
     seen = valid.reshape(-1).astype(dtype)
     present = jnp.zeros(k, dtype).at[t].add(seen).at[p].add(seen)
     return ConfusionState(matrix, present)
@@ -452,6 +460,12 @@ def _r2_from_state(s: MomentsState) -> Array:
     return jnp.where(s.count < 2, jnp.nan, r2)
 
 
+def _probability_epsilon(predictions: Array) -> float:
+    # The losses' clip (the machine epsilon of the predictions' float dtype, at least float32) and
+    # scikit-learn's, so that the metric and the loss of the same name agree at 0 and 1.
+    return _core.probability_epsilon(_float_dtype(predictions))
+
+
 def _log_loss_values(fn, predictions, targets, from_logits, epsilon):
     predictions = _asarray(fn, "predictions", predictions)
     targets = _asarray(fn, "targets", targets)
@@ -464,7 +478,7 @@ def _log_loss_values(fn, predictions, targets, from_logits, epsilon):
         if from_logits:
             logp = jax.nn.log_softmax(x, axis=-1)  # never log(softmax(x)): underflows to -inf
         else:
-            eps = jnp.finfo(dtype).eps if epsilon is None else epsilon
+            eps = _probability_epsilon(predictions) if epsilon is None else epsilon
             logp = jnp.log(jnp.clip(x, eps, 1 - eps))
         picked = jnp.take_along_axis(logp, jnp.clip(t, 0, k - 1)[..., None], -1)[..., 0]
         return jnp.where(valid, -picked, jnp.nan), targets.shape, dtype  # bad label -> NaN
@@ -478,7 +492,7 @@ def _log_loss_values(fn, predictions, targets, from_logits, epsilon):
         # log(1 - sigmoid(x)) = log_sigmoid(-x): no 1 - p rounding, finite for any finite logit.
         loss = -(y * jax.nn.log_sigmoid(x) + (1 - y) * jax.nn.log_sigmoid(-x))
     else:
-        eps = jnp.finfo(dtype).eps if epsilon is None else epsilon
+        eps = _probability_epsilon(predictions) if epsilon is None else epsilon
         p = jnp.clip(x, eps, 1 - eps)  # scikit-learn's clip: log(0) would be -inf
         loss = -(y * jnp.log(p) + (1 - y) * jnp.log1p(-p))
     return loss, targets.shape, dtype
@@ -543,6 +557,36 @@ def _ranking_inputs(fn, scores, targets, weights, where):
     return s, pos, w, has_nan
 
 
+def _class_count(fn: str, predictions: Any, targets: Any, num_classes: Any, where: Any) -> Any:
+    """``num_classes`` for integer label predictions, as scikit-learn infers its labels.
+
+    Without ``num_classes``, concrete integer labels give ``max label + 1`` classes (at least 2); the
+    macro average then counts only the classes present, as scikit-learn does. Labels must lie in
+    ``[0, num_classes)``: out-of-range concrete labels raise. Traced labels cannot be read: they need
+    ``num_classes`` (an error says so), and out-of-range ones poison the result (NaN).
+    """
+    p, t = jnp.asarray(predictions), jnp.asarray(targets)
+    if not (_is_int(p) and p.shape == t.shape):
+        return num_classes
+    if any(isinstance(x, jax.core.Tracer) for x in (p, t, where)):
+        if num_classes is None:
+            raise TypeError(f"{fn}: integer label predictions under jit need num_classes= (it fixes the shape of "
+                            "the confusion matrix); outside jit it is inferred from the labels.")
+        return num_classes
+    labels = np.concatenate([np.asarray(p).reshape(-1), np.asarray(t).reshape(-1)]).astype(np.int64)
+    if where is not None:
+        keep = np.broadcast_to(np.asarray(where, bool), p.shape).reshape(-1)
+        labels = labels[np.concatenate([keep, keep])]
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"{fn}: class labels must be >= 0; got {labels.min()} in predictions or targets.")
+    if num_classes is None:
+        return max(2, int(labels.max()) + 1) if labels.size else None
+    if labels.size and labels.max() >= num_classes:
+        raise ValueError(f"{fn}: num_classes={num_classes} but predictions or targets hold the label "
+                         f"{labels.max()}; labels must lie in [0, num_classes).")
+    return num_classes
+
+
 def _compiled(*static: str):
     """Jit a public metric with its options static, after checking the options at the boundary.
 
@@ -575,6 +619,9 @@ def _compiled(*static: str):
             for name in ("weights", "where"):
                 if options.get(name) is not None:
                     options[name] = _asarray(fn, name, options[name])
+            if "num_classes" in static:
+                options["num_classes"] = _class_count(fn, predictions, targets, options.get("num_classes"),
+                                                      options.get("where"))
             return jitted(_asarray(fn, first, predictions), _asarray(fn, "targets", targets),
                           **options)
 
@@ -596,8 +643,9 @@ def accuracy(predictions, targets, *, top_k: int = 1, weights=None, where=None) 
 
     Use it for multiclass classification; for one score per sample use :func:`binary_accuracy`.
     Scores may be logits, probabilities or any scores: only their order matters, so the value is
-    invariant to any strictly increasing transform of the scores. Ties are broken toward the lower
-    class index (as ``np.argmax``). Targets outside ``[0, K)`` count as wrong. Empty (all-masked)
+    invariant to any strictly increasing transform of the scores. Ties: with ``top_k=1`` the lower
+    class index wins (``np.argmax``, ``accuracy_score``); with ``top_k > 1`` the higher class index
+    ranks first among equal scores, as scikit-learn's ``top_k_accuracy_score`` does. Targets outside ``[0, K)`` count as wrong. Empty (all-masked)
     input gives 0.
 
     Args:

@@ -120,7 +120,7 @@ def _one_hot(labels: np.ndarray, k: int) -> np.ndarray:
 
 @reference("softmax_cross_entropy")
 def _softmax_ce(x, y, label_smoothing=0.0, from_logits=True):
-    log_p = np_log_softmax(x) if from_logits else np.log(np.clip(x, 1e-7, 1.0))
+    log_p = np_log_softmax(x) if from_logits else np.log(np.clip(x, np.finfo(x.dtype).eps, 1.0))
     k = x.shape[-1]
     q = _one_hot(y, k) if np.issubdtype(np.asarray(y).dtype, np.integer) else y
     q = (1 - label_smoothing) * q + label_smoothing / k
@@ -130,7 +130,7 @@ def _softmax_ce(x, y, label_smoothing=0.0, from_logits=True):
 @reference("binary_cross_entropy")
 def _bce(x, t, label_smoothing=0.0, pos_weight=None, from_logits=True):
     t = t * (1 - label_smoothing) + 0.5 * label_smoothing
-    p = np_sigmoid(x) if from_logits else np.clip(x, 1e-7, 1 - 1e-7)
+    p = np_sigmoid(x) if from_logits else np.clip(x, np.finfo(x.dtype).eps, 1 - np.finfo(x.dtype).eps)
     w = 1.0 if pos_weight is None else pos_weight
     return -(w * t * np.log(p) + (1 - t) * np.log(1 - p))
 
@@ -170,7 +170,7 @@ def _multiclass_hinge(s, y, margin=1.0):
 
 @reference("kl_divergence")
 def _kl(x, q, from_logits=True):
-    log_p = np_log_softmax(x) if from_logits else np.log(np.clip(x, 1e-7, 1.0))
+    log_p = np_log_softmax(x) if from_logits else np.log(np.clip(x, np.finfo(x.dtype).eps, 1.0))
     terms = np.where(q > 0, q * (np.log(np.where(q > 0, q, 1.0)) - log_p), 0.0)
     return terms.sum(-1)
 

@@ -13,7 +13,6 @@ import math
 import numpy as np
 from references import np_log_softmax, reference
 
-_EPS = 1e-7
 
 
 # -- probabilistic --------------------------------------------------------------------------------
@@ -24,7 +23,7 @@ def generalized_kl(p, t, log_input=False):
     if log_input:
         terms = np.where(t > 0, t * (np.log(np.where(t > 0, t, 1.0)) - np.where(t > 0, p, 0.0)), 0.0) - t + np.exp(p)
     else:
-        pp = np.where(t > 0, np.maximum(p, _EPS), np.maximum(p, 0.0))
+        pp = np.where(t > 0, np.maximum(p, np.finfo(p.dtype).eps), np.maximum(p, 0.0))
         terms = np.where(t > 0, t * np.log(np.where(t > 0, t, 1.0) / np.where(t > 0, pp, 1.0)), 0.0) - t + pp
     return terms.sum(-1)
 
@@ -36,7 +35,7 @@ def _kl(a, b):
 
 @reference("jensen_shannon")
 def jensen_shannon(x, q, from_logits=True):
-    p = np.exp(np_log_softmax(x)) if from_logits else np.clip(x, _EPS, 1.0)
+    p = np.exp(np_log_softmax(x)) if from_logits else np.clip(x, np.finfo(x.dtype).eps, 1.0)
     m = 0.5 * (p + q)
     return 0.5 * _kl(q, m) + 0.5 * _kl(p, m)
 

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxloss import _registry
+from jaxloss.compose._calling import call_loss
 from jaxloss.compose._regularizers import REGULARIZER_IS_NOT_A_TERM, Regularizer
 from jaxloss.compose._schedules import Schedule, Weight, fmt_number
 
@@ -168,12 +169,8 @@ class Composite:
         parts: dict[str, jax.Array] = {}
         for t in self.terms:
             call_args = t.select(*args) if t.select is not None else args
-            kw = dict(t.options)
-            if weights is not None:
-                kw["weights"] = weights
-            if where is not None:
-                kw["where"] = where
-            value = t.fn(*call_args, **kw, reduction=reduction)
+            value = call_loss(t.fn, *call_args, reduction=reduction, weights=weights, where=where,
+                              name=f"composite term {t.name!r}", **t.options)
             parts[t.name] = jax.lax.stop_gradient(value) if t.stop_gradient else value
         if reduction == "none":
             shapes = {name: tuple(jnp.shape(v)) for name, v in parts.items()}
@@ -261,7 +258,20 @@ def term(loss: str | Callable[..., Any], *, name: str | None = None, weight: Wei
       **options: the loss's own options (``delta=1.0``, ``label_smoothing=0.1``...).
     """
     default, fn = resolve(loss)
-    return Composite([_Term(name or default, fn, weight, dict(options), stop_gradient, select)])
+    label = name or default
+    return Composite([_Term(label, fn, _checked_weight(weight, label), dict(options), stop_gradient, select)])
+
+
+def _checked_weight(weight: Any, name: str) -> Weight:
+    """A term's weight: a real number (or a 0-d array) or a schedule ``step -> weight``."""
+    if callable(weight) and not isinstance(weight, (Composite, Regularizer)):
+        return weight
+    if isinstance(weight, numbers.Real) and not isinstance(weight, bool):
+        return weight
+    if hasattr(weight, "shape") and jnp.ndim(weight) == 0 and jnp.issubdtype(jnp.result_type(weight), jnp.number):
+        return weight
+    raise TypeError(f"term {name!r}: the weight must be a number or a schedule step -> weight (e.g. jl.warmup(100)); "
+                    f"got {type(weight).__name__} {weight!r}.")
 
 
 def combine(terms: Mapping[str, Any], *, stop_gradient: Sequence[str] = ()) -> Composite:

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from jaxloss import _registry
 from jaxloss import models as _models
+from jaxloss.compose._calling import call_loss
 from jaxloss.compose._composite import Composite, resolve
 from jaxloss.compose._regularizers import Regularizer
 
@@ -64,7 +65,7 @@ class Objective:
         kw = {**self.options, **extra, "reduction": reduction}
         if isinstance(self.loss, Composite):
             return self.loss.with_terms(predictions, targets, step=step, **kw)
-        value = self.loss(predictions, targets, **kw)
+        value = call_loss(self.loss, predictions, targets, **kw)
         return value, {"loss": value}
 
     def add_regularizers(self, total: jax.Array, parts: dict[str, jax.Array], params: Any, *,

@@ -3,8 +3,10 @@
 Conventions of this family:
 
 - Predictions are **logits** by default; ``from_logits=False`` accepts
-  probabilities, clipped to ``[1e-7, 1 - 1e-7]`` so that the value and the
-  gradient stay finite at exactly 0 and 1.
+  probabilities, clipped to ``[eps, 1 - eps]`` (the machine epsilon of the
+  compute dtype, 1.2e-7 in float32: ``_core.probability_epsilon``) so that the
+  value and the gradient stay finite at exactly 0 and 1, and equal the
+  log-loss metric (and scikit-learn's ``log_loss``) there.
 - Multiclass losses put the classes on the **last axis**. Targets are either
   integer class indices of shape ``predictions.shape[:-1]`` or probability
   vectors of the predictions' shape. ``reduction="none"`` gives one value per
@@ -35,7 +37,6 @@ __all__ = [
     "multiclass_hinge", "kl_divergence", "nll",
 ]
 
-_EPS = _core.PROBABILITY_EPSILON
 _LABEL_SMOOTHING = Hyperparameter(0.0, low=0.0, high=1.0, doc="mass moved to the uniform distribution", slider=(0.0, 0.5))
 
 
@@ -55,13 +56,17 @@ def _class_inputs(
     x = _core.float_array(predictions, name=predictions_name, fn=fn)
     _core.check_rank(x, min_rank=1, fn=fn, name=predictions_name, meaning="classes on the last axis")
     example_shape, num_classes = x.shape[:-1], x.shape[-1]
-    t = jnp.asarray(targets)
+    t = _core.as_array(targets, name="targets", fn=fn)
     if jnp.issubdtype(t.dtype, jnp.integer):
         if t.shape != example_shape:
-            hint = (
-                f" Targets of shape {tuple(t.shape)} look like one-hot vectors: pass them as floats."
-                if t.shape == x.shape else ""
-            )
+            hint = ""
+            if t.shape == x.shape and x.ndim == 1:
+                hint = (f" {predictions_name} of shape {tuple(x.shape)} are ONE example with {x.shape[0]} classes; "
+                        f"for one score per example use a binary loss (binary_cross_entropy, hinge), or give "
+                        f"class scores of shape ({x.shape[0]}, K).")
+            elif t.shape == x.shape:
+                hint = (f" Targets of shape {tuple(t.shape)} look like one-hot vectors: pass class indices "
+                        f"(targets.argmax(-1)) or the vectors as floats.")
             raise ValueError(
                 f"{fn}: integer class-index targets must have the {predictions_name}' shape without its "
                 f"class axis, {tuple(example_shape)}; got targets of shape {tuple(t.shape)} for "
@@ -232,7 +237,7 @@ def _class_weighted(nll: jax.Array, inputs: _ClassInputs, class_weights: Any, la
             weighted_lse = jnp.sum(jnp.where(finite, cw, 0.0), axis=-1) * jax.nn.logsumexp(x, axis=-1)
             smooth = (weighted_lse - weighted_logits) / jnp.maximum(jnp.sum(finite, axis=-1), 1)
         else:
-            smooth = -jnp.mean(cw * jnp.log(jnp.clip(x, _EPS, 1.0)), axis=-1)
+            smooth = -jnp.mean(cw * jnp.log(jnp.clip(x, _core.probability_epsilon(x.dtype), 1.0)), axis=-1)
         values = (1.0 - label_smoothing) * values + label_smoothing * smooth
     if inputs.valid is not None:
         values = _core.poison_invalid(values, inputs.valid)
@@ -252,7 +257,7 @@ def _log_prob_of_label(x: jax.Array, labels: jax.Array, *, from_logits: bool) ->
     """log p_y for integer labels, from logits or probabilities, without a log-probability array."""
     if from_logits:
         return _pick(x, labels) - jax.nn.logsumexp(x, axis=-1)
-    return jnp.log(jnp.clip(_pick(x, labels), _EPS, 1.0))
+    return jnp.log(jnp.clip(_pick(x, labels), _core.probability_epsilon(x.dtype), 1.0))
 
 
 def _mean_log_prob(x: jax.Array, *, from_logits: bool) -> jax.Array:
@@ -272,7 +277,7 @@ def _mean_log_prob(x: jax.Array, *, from_logits: bool) -> jax.Array:
         mean_logit = jax.lax.cond(
             jnp.all(jnp.isfinite(total)), lambda x: total / x.shape[-1], masked_mean, x)
         return mean_logit - jax.nn.logsumexp(x, axis=-1)
-    return jnp.mean(jnp.log(jnp.clip(x, _EPS, 1.0)), axis=-1)
+    return jnp.mean(jnp.log(jnp.clip(x, _core.probability_epsilon(x.dtype), 1.0)), axis=-1)
 
 
 def _cross_entropy_with_distribution(x: jax.Array, q: jax.Array, *, from_logits: bool) -> jax.Array:
@@ -282,7 +287,7 @@ def _cross_entropy_with_distribution(x: jax.Array, q: jax.Array, *, from_logits:
         # sum_c q_c (logsumexp(x) - x_c), without materialising log p.
         q_dot_x = jnp.sum(jnp.where(present, q * jnp.where(present, x, 0.0), 0.0), axis=-1)
         return jnp.sum(q, axis=-1) * jax.nn.logsumexp(x, axis=-1) - q_dot_x
-    log_p = jnp.log(jnp.clip(x, _EPS, 1.0))
+    log_p = jnp.log(jnp.clip(x, _core.probability_epsilon(x.dtype), 1.0))
     return -jnp.sum(jnp.where(present, q * log_p, 0.0), axis=-1)
 
 
@@ -294,7 +299,7 @@ def _binary_ce_kernel(x: jax.Array, t: jax.Array, *, from_logits: bool, pos_weig
         if pos_weight is None:
             return (1.0 - t) * x + sp
         return (1.0 - t) * x + (1.0 + (pos_weight - 1.0) * t) * sp
-    p = jnp.clip(x, _EPS, 1.0 - _EPS)
+    p = jnp.clip(x, _core.probability_epsilon(x.dtype), 1.0 - _core.probability_epsilon(x.dtype))
     pw = 1.0 if pos_weight is None else pos_weight
     return -(pw * t * jnp.log(p) + (1.0 - t) * jnp.log1p(-p))
 
@@ -414,7 +419,11 @@ def focal(
     if jnp.issubdtype(t.dtype, jnp.integer) and t.ndim == jnp.ndim(predictions) - 1:
         inputs = _class_inputs(fn, predictions, t, where=where, allow_probabilities=False)
         log_p_y = _log_prob_of_label(inputs.predictions, inputs.targets, from_logits=from_logits)
-        values = -_modulating_factor(-jnp.expm1(log_p_y), gamma) * log_p_y
+        # A true class that cannot be predicted (-inf logit) costs +inf, with cross-entropy's gradient
+        # (there (1 - p)^gamma = 1 and its derivative 0; the product rule would form 0 * inf).
+        finite = jnp.isfinite(log_p_y)
+        safe = jnp.where(finite, log_p_y, 0.0)
+        values = jnp.where(finite, -_modulating_factor(-jnp.expm1(safe), gamma) * safe, -log_p_y)
         if alpha is not None and jnp.ndim(alpha) == 0:
             values = values * jnp.asarray(alpha, values.dtype)
         elif alpha is not None:
@@ -427,7 +436,7 @@ def focal(
         if from_logits:
             p, one_minus = jax.nn.sigmoid(x), jax.nn.sigmoid(-x)
         else:
-            p = jnp.clip(x, _EPS, 1.0 - _EPS)
+            p = jnp.clip(x, _core.probability_epsilon(x.dtype), 1.0 - _core.probability_epsilon(x.dtype))
             one_minus = 1.0 - p
         one_minus_p_t = p * (1.0 - t) + one_minus * t
         values = _modulating_factor(one_minus_p_t, gamma) * ce

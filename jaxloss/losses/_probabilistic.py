@@ -35,7 +35,6 @@ ArrayLike = Any
 
 __all__ = ["generalized_kl_divergence", "jensen_shannon", "student_t_nll", "laplace_nll"]
 
-_EPS = _core.PROBABILITY_EPSILON
 _SCALE = Hyperparameter(1.0, low=0.0, low_open=True, doc="the noise scale", slider=(0.1, 5.0))
 _LOG_PI = math.log(math.pi)
 
@@ -77,10 +76,10 @@ def generalized_kl_divergence(
       weights, where, reduction: per-example (``(...)``) weights, mask and reduction.
 
     Numerical care: ``0 log 0 = 0`` in value and gradient; where ``t > 0`` the
-    prediction is floored at 1e-7 (like probabilities with
-    ``from_logits=False``), so a zero prediction costs ``t log(t/1e-7) - t +
-    1e-7`` instead of infinity, with gradient 0; where ``t = 0`` the cost is
-    ``max(p, 0)``. Convex in ``p`` on ``p >= 1e-7``.
+    prediction is floored at the dtype's epsilon ``eps`` (1.2e-7 in float32, as
+    probabilities with ``from_logits=False``), so a zero prediction costs
+    ``t log(t/eps) - t + eps`` instead of infinity, with gradient 0; where
+    ``t = 0`` the cost is ``max(p, 0)``. Convex in ``p`` on ``p >= eps``.
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> t = jnp.array([[1.0, 2.0, 0.0]])
@@ -102,7 +101,7 @@ def generalized_kl_divergence(
         terms = jnp.where(present, t * (log_t - x_present), jnp.zeros((), x.dtype)) - t + jnp.exp(x)
     else:
         # Floor p at 1e-7 where t > 0, so that t log(t/p) stays finite (and the loss >= 0).
-        p = jnp.where(present, jnp.maximum(x, _EPS), jnp.maximum(x, 0))
+        p = jnp.where(present, jnp.maximum(x, _core.probability_epsilon(x.dtype)), jnp.maximum(x, 0))
         log_p = _core.safe_log(p, present)
         terms = jnp.where(present, t * (log_t - log_p), jnp.zeros((), x.dtype)) - t + p
     return _finish(jnp.sum(terms, axis=-1), inputs, fn=fn, weights=weights, reduction=reduction)
@@ -134,7 +133,7 @@ def jensen_shannon(
       predictions: logits (or probabilities with ``from_logits=False``), ``(..., K)``.
       targets: probability vectors of the same shape.
       from_logits: whether predictions are logits; probabilities are clipped to
-        ``[1e-7, 1]`` and used as given, like :func:`jaxloss.kl_divergence`.
+        ``[eps, 1]`` (eps: the dtype's epsilon) and used as given, like :func:`jaxloss.kl_divergence`.
       weights, where, reduction: per-example weights, mask and reduction.
 
     Numerical care: terms with a zero probability count 0 in value and gradient,

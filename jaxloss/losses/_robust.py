@@ -313,8 +313,14 @@ def _general_robust(y: jax.Array, alpha: jax.Array) -> jax.Array:
     w = _ALPHA_TWO_WINDOW
     b2 = jnp.where(jnp.abs(d) < w, (jnp.square(d) + w * w) / (2 * w), jnp.abs(d))
     y2 = jnp.where(near_two, y, zero)
-    z2 = jnp.square(y2)
-    f_near_two = z2 / a2 + (b2 + z2) / a2 * jnp.expm1(0.5 * d * _core.log1p_square(y2 / jnp.sqrt(b2)))
+    # y^2 overflows (|y| > 1.8e19 in float32): the loss is then infinite, like y^2 / 2 itself (inf * 0
+    # would give NaN at alpha = 2), with L2's gradient y; double where so that branch stays finite.
+    overflow = jnp.isinf(jnp.square(y2))
+    y2_safe = jnp.where(overflow, zero, y2)
+    z2 = jnp.square(y2_safe)
+    f_near_two = jnp.where(
+        overflow, 0.5 * jnp.square(y2),
+        z2 / a2 + (b2 + z2) / a2 * jnp.expm1(0.5 * d * _core.log1p_square(y2_safe / jnp.sqrt(b2))))
 
     # alpha = -inf: Welsch; alpha = +inf: expm1(z / 2).
     f_neg_inf = _welsch(jnp.where(neg_inf, y, zero))

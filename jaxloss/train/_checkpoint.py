@@ -60,11 +60,13 @@ def _load_tree(path: str, like: Any, what: str) -> Any:
     template, treedef = jax.tree.flatten(like)
     if not os.path.exists(path):
         raise FileNotFoundError(f"fit: the checkpoint has no {os.path.basename(path)} (looked for {path}).")
-    try:
-        with np.load(path, allow_pickle=False) as data:
+    try:  # the file handle is ours, so it is closed also when NumPy fails half-way
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
-        raise _problem(path, f"it is not a readable .npz file of arrays (truncated or corrupted: {err}).") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError):
+        # NumPy's own message for a file that is not a zip suggests allow_pickle=True: never do that here.
+        raise _problem(path, "it is not a readable .npz file of arrays (truncated or corrupted); write the "
+                             "checkpoint again or resume from an earlier one.") from None
     expected = [f"leaf_{i:05d}" for i in range(len(template))]
     if sorted(arrays) != expected:
         raise _problem(path, f"it holds {len(arrays)} arrays named {sorted(arrays)[:4]}...; the run's {what} has "

@@ -3,9 +3,9 @@
 A loss given to ``fit`` is one of:
 
 * a **loss** ``loss(predictions, targets) -> scalar`` (registered, a ``functools.partial`` of one,
-  or your own). A loss that returns one value per example (optax's convention, no ``reduction``)
-  is averaged, as Keras does; a batch's ``weights``/``where`` go to the loss when it takes them, or
-  weight that average when it does not;
+  or your own), called through :func:`jaxloss.compose._calling.call_loss`: a loss that returns one
+  value per example (optax's convention, no ``reduction``) is averaged, as Keras does, with a
+  batch's ``weights``/``where`` applied to that average when the loss does not take them;
 * a **composite** (:class:`jaxloss.Composite`), given the global optimizer step for its schedules;
 * an **objective** (:class:`jaxloss.Objective`) over the same model: its loss on the model's
   predictions plus its regularizers on the parameters, with the step;
@@ -32,6 +32,7 @@ import jax.numpy as jnp
 from jaxloss import _registry
 from jaxloss import metrics as _metrics
 from jaxloss.compose import Composite, Objective
+from jaxloss.compose._calling import call_loss
 
 __all__ = ["LossCall", "as_loss_call", "is_objective", "predictions_are_logits", "build_metrics"]
 
@@ -78,7 +79,6 @@ class LossCall:
     loss: Any
     kind: Kind
     passes_step: bool = False
-    takes_extra: bool = True
 
     @property
     def needs_predictions(self) -> bool:
@@ -104,10 +104,7 @@ class LossCall:
                 value, parts = loss(params, batch, **kw), {}
         else:
             kw = {"step": step} if self.passes_step else {}
-            if extra and self.takes_extra:
-                kw.update(extra)
-            value, parts = _mean(jnp.asarray(loss(predictions, targets, **kw)), None if self.takes_extra else extra,
-                                 loss), {}
+            value, parts = call_loss(loss, predictions, targets, **kw, **extra), {}
         value = jnp.asarray(value)
         if value.shape != ():
             raise ValueError(f"fit: the loss must give a scalar; {_name(loss)} gave shape {value.shape}. "
@@ -123,27 +120,6 @@ class LossCall:
 
 def _name(fn: Any) -> str:
     return getattr(fn, "__name__", type(fn).__name__)
-
-
-def _mean(values: jax.Array, extra: dict[str, Any] | None, loss: Any) -> jax.Array:
-    """A per-example loss averaged (weighted by the batch's weights/where when the loss takes neither)."""
-    if values.ndim == 0:
-        if extra:
-            raise TypeError(f"fit: the batches carry {sorted(extra)} but {_name(loss)} takes neither weights= nor "
-                            "where= and returns a scalar: accept them, or return one value per example.")
-        return values
-    if not extra:
-        return jnp.mean(values)
-    weights = jnp.ones(values.shape, values.dtype)
-    if "weights" in extra:
-        weights = weights * jnp.asarray(extra["weights"], values.dtype).reshape(
-            jnp.shape(extra["weights"]) + (1,) * (values.ndim - jnp.ndim(extra["weights"])))
-    if "where" in extra:
-        mask = jnp.asarray(extra["where"]).reshape(jnp.shape(extra["where"]) + (1,) * (values.ndim - jnp.ndim(extra["where"])))
-        weights = jnp.where(mask, weights, 0)
-        values = jnp.where(mask, values, 0)
-    total = jnp.sum(weights)
-    return jnp.where(total > 0, jnp.sum(weights * values) / jnp.where(total > 0, total, 1), 0)
 
 
 def as_loss_call(loss: Any, model: Any) -> LossCall:
@@ -163,8 +139,7 @@ def as_loss_call(loss: Any, model: Any) -> LossCall:
     if is_objective(loss):
         return LossCall(loss, "custom_objective", _accepts(loss, "step"))
     entry, _ = _registered(loss)
-    takes_extra = entry is not None or (_accepts(loss, "weights") and _accepts(loss, "where"))
-    return LossCall(loss, "loss", entry is None and _accepts(loss, "step"), takes_extra)
+    return LossCall(loss, "loss", entry is None and _accepts(loss, "step"))
 
 
 def _term_logits(fn: Any, options: dict[str, Any]) -> bool | None:
