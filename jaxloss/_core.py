@@ -241,6 +241,7 @@ class Targets(enum.Enum):
     BINARY = "in {0, 1}"
     SIGNED = "in {-1, 1}"
     SIGNED_OR_BINARY = "in {-1, 0, 1}"  # hinge losses: labels {-1, 1} or {0, 1}; 0 counts as -1
+    NONNEGATIVE = ">= 0"  # probabilities of a target distribution, counts, measures
 
     def valid(self, t: jax.Array) -> jax.Array:
         if self is Targets.UNIT_INTERVAL:
@@ -249,6 +250,8 @@ class Targets(enum.Enum):
             return (t == 0) | (t == 1)
         if self is Targets.SIGNED:
             return (t == -1) | (t == 1)
+        if self is Targets.NONNEGATIVE:
+            return t >= 0
         return (t == -1) | (t == 0) | (t == 1)
 
 

@@ -277,8 +277,13 @@ def test_special_cases_of_options(rng):
 
 def test_messages_for_class_target_shapes(logits_and_labels):
     x, y = logits_and_labels
-    with pytest.raises(ValueError, match=r"look like one-hot vectors: pass them as floats"):
+    with pytest.raises(ValueError, match=r"look like one-hot vectors: pass class indices \(targets.argmax\(-1\)\) "
+                                         r"or the vectors as floats"):
         jl.cross_entropy(x, np.eye(7, dtype=np.int32)[y])
+    # (n,) logits with (n,) labels: one example of n classes, most likely a binary problem.
+    with pytest.raises(ValueError, match=r"are ONE example with 16 classes; for one score per example use a binary "
+                                         r"loss"):
+        jl.cross_entropy(x[:, 0], y)
     with pytest.raises(ValueError, match=r"probability targets must have the predictions' shape \(16, 7\); got \(16,\)"):
         jl.cross_entropy(x, y.astype(np.float32))
     with pytest.raises(ValueError, match=r"ignore_index applies to integer"):

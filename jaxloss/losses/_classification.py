@@ -45,13 +45,14 @@ class _ClassInputs(NamedTuple):
     targets: jax.Array  # integer labels (...) or probabilities (..., K)
     is_labels: bool
     mask: jax.Array | None  # per-example inclusion mask
-    valid: jax.Array | None  # per-example "label is in range" (labels only)
+    valid: jax.Array | None  # "label in range" per example, or "probability >= 0" per entry
     dtype: Any  # output dtype
 
 
 def _class_inputs(
     fn: str, predictions: ArrayLike, targets: ArrayLike, *, where: ArrayLike | None,
     ignore_index: int | None = None, allow_probabilities: bool = True, predictions_name: str = "predictions",
+    check_probabilities: bool = True,
 ) -> _ClassInputs:
     x = _core.float_array(predictions, name=predictions_name, fn=fn)
     _core.check_rank(x, min_rank=1, fn=fn, name=predictions_name, meaning="classes on the last axis")
@@ -94,9 +95,11 @@ def _class_inputs(
             f"(e.g. targets.astype(jnp.int32))."
         )
     mask = _core.mask_array(where, example_shape, fn=fn)
+    # Probability targets are >= 0 (checked: a ValueError eagerly, NaN for that example under jit).
+    valid = _core.check_targets(t, _core.Targets.NONNEGATIVE, fn=fn, mask=mask) if check_probabilities else None
     work = _core.compute_dtype(x.dtype)
     t = _core.exclude(t.astype(work), mask)
-    return _ClassInputs(_core.upcast(_core.exclude(x, mask)), t, False, mask, None, x.dtype)
+    return _ClassInputs(_core.upcast(_core.exclude(x, mask)), t, False, mask, valid, x.dtype)
 
 
 def _pick(values: jax.Array, labels: jax.Array) -> jax.Array:
@@ -595,7 +598,8 @@ def kl_divergence(
     True
     """
     fn = "kl_divergence"
-    inputs = _class_inputs(fn, predictions, targets, where=where, allow_probabilities=True)
+    inputs = _class_inputs(fn, predictions, targets, where=where, allow_probabilities=True,
+                           check_probabilities=not log_targets)
     if inputs.is_labels:
         raise TypeError(f"{fn}: targets must be probability vectors of the predictions' shape, not class indices.")
     if log_targets:

@@ -50,6 +50,7 @@ class _Lists(NamedTuple):
     relevance: jax.Array  # (..., L) likewise
     items: jax.Array | None  # (..., L) item mask, or None for "every item"
     lists: jax.Array | None  # (...) lists with at least one item left
+    valid: jax.Array | None  # (..., L) relevance allowed (listwise: >= 0), for _core.poison_invalid
     dtype: Any  # output dtype
 
 
@@ -74,18 +75,17 @@ def _list_inputs(fn: str, scores: ArrayLike, relevance: ArrayLike, where: ArrayL
     r = _core.target_array(relevance, like=s, name="relevance", fn=fn)
     _core.check_same_shape(s, r, fn=fn, names=("scores", "relevance"))
     items = None if where is None else _item_mask(where, s.shape, fn=fn)
-    if nonnegative and not _core.is_traced(r) and not _core.is_traced(items):
-        arr = np.asarray(r, np.float64)
-        bad = ~(arr >= 0) if items is None else ~(arr >= 0) & np.asarray(items)
-        if bad.any():
-            values = sorted({float(v) for v in arr[bad]})[:10]
-            raise ValueError(f"{fn}: relevance must be >= 0 (and not NaN); got values {values}.")
+    valid = _core.check_targets(r, _core.Targets.NONNEGATIVE, fn=fn, mask=items, name="relevance") if nonnegative \
+        else None
     work = _core.compute_dtype(s.dtype)
     lists = None if items is None else jnp.any(items, axis=-1)
-    return _Lists(_core.exclude(s, items).astype(work), _core.exclude(r, items).astype(work), items, lists, s.dtype)
+    return _Lists(_core.exclude(s, items).astype(work), _core.exclude(r, items).astype(work), items, lists, valid,
+                  s.dtype)
 
 
 def _finish(values: jax.Array, inputs: _Lists, *, fn: str, weights: Any, reduction: str) -> jax.Array:
+    if inputs.valid is not None:
+        values = _core.poison_invalid(values, inputs.valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=inputs.lists, dtype=inputs.dtype, fn=fn)
 
 

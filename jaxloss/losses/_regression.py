@@ -404,6 +404,7 @@ def poisson_nll(
 
     return _core.elementwise(
         kernel, predictions, targets, fn="poisson_nll", weights=weights, where=where, reduction=reduction,
+        targets_in=_core.Targets.NONNEGATIVE,  # counts
     )
 
 
