@@ -100,7 +100,7 @@ def generalized_kl_divergence(
         x_present = jnp.where(present, x, jnp.zeros((), x.dtype))
         terms = jnp.where(present, t * (log_t - x_present), jnp.zeros((), x.dtype)) - t + jnp.exp(x)
     else:
-        # Floor p at 1e-7 where t > 0, so that t log(t/p) stays finite (and the loss >= 0).
+        # Floor p at the dtype's epsilon where t > 0, so that t log(t/p) stays finite (and the loss >= 0).
         p = jnp.where(present, jnp.maximum(x, _core.probability_epsilon(x.dtype)), jnp.maximum(x, 0))
         log_p = _core.safe_log(p, present)
         terms = jnp.where(present, t * (log_t - log_p), jnp.zeros((), x.dtype)) - t + p
