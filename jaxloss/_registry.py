@@ -24,6 +24,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxloss import _core
+
 __all__ = ["Hyperparameter", "LossInfo", "register", "catalog", "get", "info", "PROPERTIES"]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -256,6 +258,8 @@ def register(
             for key in flags:
                 if key in kwargs:
                     _check_flag(name, key, kwargs[key])
+            if kwargs.get("weights") is not None:  # before any computation, not at the reduction
+                _core.weight_array(kwargs["weights"], fn=name)
             # Every concrete value is checked, scalar or array; traced values (a hyperparameter that is
             # scheduled or differentiated under jit) cannot be, and are the caller's responsibility.
             for key, spec in hyperparameters.items():
