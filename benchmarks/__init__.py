@@ -1,4 +1,4 @@
-"""The jaxloss benchmark suite: `python -m benchmarks [--quick]` (also `jaxloss bench`).
+"""The jaxloss benchmark suite: `python -m benchmarks [--quick]`, from a clone of the repository.
 
 Every comparison is measured side by side in the same run and reported as a
 ratio (see ``_timing.interleaved``). Nothing here asserts anything about speed:

@@ -142,3 +142,10 @@ from jaxloss.toys import train_catalog as train_catalog
 from jaxloss.playground import playground as playground
 
 __version__ = "0.1.0"
+
+#: Every public name above (the submodules included), and nothing this file imports privately.
+__all__ = sorted(name for name in globals() if not name.startswith("_"))
+
+
+def __dir__() -> list[str]:
+    return __all__

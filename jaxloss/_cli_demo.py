@@ -18,11 +18,22 @@ def _list() -> int:
     return 0
 
 
-def _run_demo(args: Any) -> int:
+def _run_demo(args: Any, extra: list[str]) -> int:
     if not args.name:
+        if extra:
+            raise ValueError(f"options {' '.join(extra)} belong to one demo; name it, e.g. "
+                             "`jaxloss demo playground-2d --dataset spiral`.")
         return _list()
     from jaxloss import demos
 
+    if extra:  # a demo's own options (playground-2d's --dataset, --loss, ...): its own command line
+        if len(args.name) != 1 or args.name == ["all"]:
+            raise ValueError(f"unrecognized arguments {' '.join(extra)}: a demo's own options go with one demo, "
+                             "e.g. `jaxloss demo playground-2d --dataset spiral`.")
+        module = demos.get(args.name[0])
+        common = ["--out", args.out] + [x for f in args.format or [] for x in ("--format", f)]
+        common += ["--show"] * args.show + ["--fast"] * args.fast
+        return int(module.main(common + list(extra)) or 0)
     todo = demos.names() if args.name == ["all"] or "all" in args.name else args.name
     modules = [demos.get(n) for n in todo]  # unknown names fail before anything runs
     formats = tuple(dict.fromkeys(args.format or ["png"]))
@@ -49,9 +60,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("demo", help="run the demo gallery (figures explaining losses)",
                               description="Without NAME: list the demos. NAME may be 'all' or several names.")
-    p.add_argument("name", nargs="*", help="demo name(s), or 'all'")
+    p.add_argument("name", nargs="*", help="demo name(s), or 'all'; a demo's own options follow its name "
+                                           "(jaxloss demo playground-2d --dataset spiral --loss focal)")
     add_options(p)
-    p.set_defaults(func=_run_demo)
+    p.set_defaults(func=_run_demo, takes_extra=True)
 
     q = subparsers.add_parser("playground", help="sliders for prediction, target and loss options, live",
                               description="An interactive matplotlib window: pick losses, move the prediction, "

@@ -24,7 +24,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxloss import _core
+from jaxloss import _core, _optax_names
 
 __all__ = ["Hyperparameter", "LossInfo", "register", "catalog", "get", "info", "PROPERTIES"]
 
@@ -107,6 +107,7 @@ class LossInfo:
       reference: where the definition comes from.
       differentiable_args: positional arguments that are differentiable.
       optax: name of the optax function it corresponds to, if any.
+      also_inputs: other input kinds it takes as well (focal: binary logits and class logits).
     """
 
     name: str
@@ -123,9 +124,14 @@ class LossInfo:
     reference: str = ""
     differentiable_args: tuple[int, ...] = (0,)
     optax: str | None = None
+    also_inputs: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"LossInfo({self.name!r}, family={self.family!r}, task={self.task!r})"
+
+    def accepts(self, kind: str) -> bool:
+        """Whether the loss takes inputs of ``kind`` (its own, or one of ``also_inputs``)."""
+        return kind == self.inputs or kind in self.also_inputs
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -231,6 +237,7 @@ def register(
     reference: str = "",
     differentiable_args: tuple[int, ...] = (0,),
     optax: str | None = None,
+    also_inputs: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., jax.Array]], Callable[..., jax.Array]]:
     """Registers a loss function under its own name (and aliases).
 
@@ -272,6 +279,7 @@ def register(
             formula=formula, summary=summary, hyperparameters=hyperparameters,
             properties=frozenset(properties), inputs=inputs, toy_problem=toy_problem,
             reference=reference, differentiable_args=differentiable_args, optax=optax,
+            also_inputs=tuple(also_inputs),
         )
         for key in entry.names:
             if key in _BY_NAME:
@@ -312,6 +320,11 @@ def info(name_or_loss: str | Callable[..., Any]) -> LossInfo:
     for candidate in (key, normalized):
         if candidate in _BY_NAME:
             return _ENTRIES[_BY_NAME[candidate]]
+    optax_name = normalized.removeprefix("optax.losses.").removeprefix("optax.")
+    if optax_name in _optax_names.EQUIVALENTS:
+        return _ENTRIES[_optax_names.EQUIVALENTS[optax_name][0]]
+    if optax_name in _optax_names.MISSING:
+        raise KeyError(f"optax.losses.{optax_name} has no jaxloss equivalent: {_optax_names.MISSING[optax_name]}.")
     close = difflib.get_close_matches(normalized, list(_BY_NAME), n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise KeyError(
@@ -320,13 +333,27 @@ def info(name_or_loss: str | Callable[..., Any]) -> LossInfo:
 
 
 def get(name: str) -> Callable[..., jax.Array]:
-    """Returns a loss function by canonical name or alias.
+    """Returns a loss function by canonical name, alias, or optax name.
+
+    An optax name (``softmax_cross_entropy_with_integer_labels``, ``huber_loss``...) gives the
+    jaxloss loss that equals it (with the option that makes it so, as a ``functools.partial``); one
+    we lack raises a ``KeyError`` that says so and what to use. optax returns per-example values:
+    pass ``reduction="none"`` for the same array.
 
     >>> import jaxloss as jl
     >>> jl.get("mse") is jl.mean_squared_error
     True
+    >>> jl.get("softmax_cross_entropy_with_integer_labels") is jl.softmax_cross_entropy
+    True
     """
-    return info(name).fn
+    entry = info(name)
+    normalized = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    optax_name = normalized.removeprefix("optax.losses.").removeprefix("optax.")
+    if normalized not in _BY_NAME and optax_name in _optax_names.EQUIVALENTS:
+        options = _optax_names.EQUIVALENTS[optax_name][1]
+        if options:
+            return functools.partial(entry.fn, **options)
+    return entry.fn
 
 
 def _load_all() -> None:

@@ -271,16 +271,16 @@ class Report:
         if self._line is None:
             raise ValueError("inspect: this report has no input to vary (nothing to plot).")
         xs, values, slopes, label, current = self._line(np.asarray([points, -1 if span is None else span]))
-        fig, axes = _plot.new_figure(1, 2, width=9.6, height=3.6)
+        fig, axes = _plot.new_figure(1, 2, width=9.6, height=3.9, layout="constrained")
         ax_v, ax_g = axes[0]
         ax_v.plot(xs, values, color=_plot.PALETTE[0], label="loss")
         ax_g.plot(xs, slopes, color=_plot.PALETTE[1], label="derivative")
         i = int(np.argmin(np.abs(xs - current)))
         for ax, ys in ((ax_v, values), (ax_g, slopes)):
             ax.plot([xs[i]], [ys[i]], "o", color=_plot.COLORS["highlight"], label="inspected point")
-        _plot.style_axes(ax_v, title=f"{self.subject}: value", xlabel=label, ylabel="loss", legend=True)
+        _plot.style_axes(ax_v, title="value", xlabel=label, ylabel="loss", legend=True)
         _plot.style_axes(ax_g, title="derivative", xlabel=label, ylabel="d loss / d entry", legend=True)
-        fig.tight_layout()
+        fig.suptitle(self.subject, fontsize=11)
         return fig
 
 
@@ -538,7 +538,8 @@ def _set_dominant(report: Report, rows: np.ndarray, top: int) -> None:
 
 
 def _line_along_largest(f: Callable[[jax.Array], jax.Array], x: jax.Array, grad: jax.Array, args: Sequence[Any],
-                        argnum: int) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, str, float]]:
+                        argnum: int, names: Sequence[str] | None = None,
+                        ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, str, float]]:
     flat_grad = np.nan_to_num(np.abs(np.asarray(grad, np.float64)).reshape(-1))
     j = int(np.argmax(flat_grad)) if flat_grad.size else 0
     targets = args[1] if argnum == 0 and len(args) > 1 else None
@@ -554,7 +555,10 @@ def _line_along_largest(f: Callable[[jax.Array], jax.Array], x: jax.Array, grad:
         g = lambda v: f(x.reshape(-1).at[j].set(v + offset).reshape(x.shape))  # noqa: E731
         values, slopes = jax.jit(lambda s: (jax.vmap(g)(s), jax.vmap(jax.grad(g))(s)))(s)
         values, slopes = np.asarray(values, np.float64), np.asarray(slopes, np.float64)
-        label = (f"error p - t at {index}" if elementwise else f"{_arg_name(argnum)}{list(index)}")
+        if names is not None:  # parameters: the entry by its leaf path
+            label = f"parameter {names[j]}"
+        else:
+            label = f"error p - t at {index}" if elementwise else f"{_arg_name(argnum)}{list(index)}"
         return np.asarray(s, np.float64), values, slopes, label, center - offset
 
     return line
@@ -596,7 +600,7 @@ def _inspect_pytree(fn: Callable[..., Any], args: list[Any], argnum: int, option
     report.fd_index = (fd_flat,)
     report.notes.append(f"differentiated with respect to {wrt}, a pytree of {flat.size} entries; "
                         "per-example values need a loss of (predictions, targets) or an objective")
-    report._line = _line_along_largest(f_flat, flat, flat_grad, [flat], 0)
+    report._line = _line_along_largest(f_flat, flat, flat_grad, [flat], 0, report.entry_names)
     return report
 
 
@@ -628,7 +632,7 @@ def _inspect_objective(obj: Objective, inputs: Sequence[Any], *, step: Any, top:
         per_example = jax.jit(lambda p: obj.per_example(p, batch, step=step))(params)
     except ValueError as err:
         report.notes.append(f"no per-example values: {err}")
-        report._line = _line_along_largest(f_flat, flat, flat_grad, [flat], 0)
+        report._line = _line_along_largest(f_flat, flat, flat_grad, [flat], 0, report.entry_names)
         return report
     report.per_example_losses = np.asarray(per_example)
     shape = tuple(per_example.shape)
@@ -663,7 +667,7 @@ def _inspect_objective(obj: Objective, inputs: Sequence[Any], *, step: Any, top:
     # Each example's part of the total gradient: c_i * grad l_i.
     c = np.sum(report.effective_weights.reshape(n, -1), axis=1)
     _set_dominant(report, np.abs(c) * report.per_example_gradient_norms, top)
-    report._line = _line_along_largest(f_flat, flat, flat_grad, [flat], 0)
+    report._line = _line_along_largest(f_flat, flat, flat_grad, [flat], 0, report.entry_names)
     return report
 
 
@@ -685,15 +689,29 @@ _CURVE_TARGETS = {"binary_logits": 1.0, "signed_binary": 1.0, "positive_regressi
 _CLASS_KINDS = ("class_logits", "class_log_probs", "class_distribution")
 
 
+def _common_kind(fn: Composite) -> str | None:
+    """The input kind every registered term of ``fn`` takes (a term's own kind first), or None."""
+    entries = [t.fn.info for t in fn.terms if isinstance(getattr(t.fn, "info", None), _registry.LossInfo)]
+    if len(entries) != len(fn.terms):
+        return None
+    for candidate in dict.fromkeys(e.inputs for e in entries):
+        if all(e.accepts(candidate) for e in entries):
+            return candidate
+    return None
+
+
 def _curve_kind(fn: Any) -> str:
     """The input kind that says what an error is: the loss's, or the one its composite's terms share."""
     if isinstance(fn, Composite):
         kinds = {t.name: t.fn.info.inputs for t in fn.terms if isinstance(getattr(t.fn, "info", None), _registry.LossInfo)}
-        distinct = sorted(set(kinds.values()))
-        if len(distinct) > 1:
+        if not kinds:
+            return "regression"
+        common = _common_kind(fn) if len(kinds) == len(fn.terms) else (
+            next(iter(set(kinds.values()))) if len(set(kinds.values())) == 1 else None)
+        if common is None:
             raise ValueError(f"grad_curve: the terms of {fn!r} take different kinds of input ({kinds}), so one error "
                              "cannot describe them all; draw each term's curve on its own.")
-        return distinct[0] if distinct else "regression"
+        return common
     entry = getattr(fn, "info", None)
     return entry.inputs if isinstance(entry, _registry.LossInfo) else "regression"
 
@@ -823,10 +841,11 @@ def _kind_of(fn: Any, kind: str | None) -> tuple[str, str]:
     if kind is not None:
         return getattr(fn, "__name__", "loss"), kind
     if isinstance(fn, Composite):
-        kinds = {getattr(getattr(t.fn, "info", None), "inputs", None) for t in fn.terms}
-        if len(kinds) == 1 and None not in kinds:
-            return repr(fn), kinds.pop()
-        raise ValueError(f"check: the terms of {fn!r} take different input kinds {sorted(map(str, kinds))}; pass kind=.")
+        kind = _common_kind(fn)
+        if kind is None:
+            kinds = {t.name: getattr(getattr(t.fn, "info", None), "inputs", None) for t in fn.terms}
+            raise ValueError(f"check: the terms of {fn!r} take no kind of input in common ({kinds}); pass kind=.")
+        return repr(fn), kind
     entry = _registry.info(fn)
     return entry.name, entry.inputs
 
@@ -928,3 +947,7 @@ def check(name_or_loss: Any, *, kind: str | None = None, dtypes: Sequence[Any] =
     chosen = range(len(all_cases)) if cases is None else cases
     rows = [_check_case(fn, props, all_cases[i], dt) for i in chosen for dt in dtypes]
     return Card(name, kind_name, rows)
+
+
+def __dir__() -> list[str]:  # the public API only (not the modules this one imports)
+    return sorted(__all__)

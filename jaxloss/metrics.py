@@ -1550,3 +1550,7 @@ def get(name: str, **options) -> Metric:
             f"metrics.get: unknown metric {name!r}.{hint} Known names: {', '.join(STREAMING)}."
         )
     return STREAMING[key](**options)
+
+
+def __dir__() -> list[str]:  # the public API only (not the modules this one imports)
+    return sorted(__all__)

@@ -257,3 +257,7 @@ def as_model(model: Any, params: Any = None) -> Model:
             return nnx_model(model)
         return equinox_model(model)
     return function_model(model, params)
+
+
+def __dir__() -> list[str]:  # the public API only (not the modules this one imports)
+    return sorted(__all__)

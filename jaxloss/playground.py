@@ -281,3 +281,7 @@ def _backend() -> str:
     import matplotlib
 
     return matplotlib.get_backend()
+
+
+def __dir__() -> list[str]:  # the public API only (not the modules this one imports)
+    return sorted(__all__)

@@ -19,6 +19,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 #: Okabe and Ito's colour-blind-safe palette (Color Universal Design, 2008).
+__all__ = ["house_style", "new_figure", "style_axes", "save", "close", "error_curve", "loss_vs_error", "curves", "Landscape", "landscape_surface", "draw_landscape", "loss_landscape", "PALETTE", "COLORS"]
+
 PALETTE = (
     "#0072B2",  # blue
     "#D55E00",  # vermillion
@@ -88,7 +90,17 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float | None = None, he
     height = height if height is not None else 3.6 * nrows
     with house_style():
         fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=squeeze, **kwargs)
+    if _inline_backend():
+        # Jupyter's inline backend shows every figure pyplot holds when a cell ends, and the figure a
+        # cell returns once more: hand it over to the caller only, so it shows once.
+        plt.close(fig)
     return fig, axes
+
+
+def _inline_backend() -> bool:
+    import matplotlib
+
+    return "inline" in str(matplotlib.get_backend()).lower()
 
 
 def style_axes(ax: Any, *, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None,
@@ -390,3 +402,7 @@ def loss_landscape(loss_fn: Any, params: Any, *, directions: Any = "filter", tra
         fig.landscape = []
     fig.landscape.append(land)
     return fig
+
+
+def __dir__() -> list[str]:  # the public API only (not the modules this one imports)
+    return sorted(__all__)

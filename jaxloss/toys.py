@@ -491,3 +491,7 @@ def _full_batch(problems: Sequence[ToyProblem], options: dict) -> bool:
     return (all(p.batch_size == jax.tree.leaves(p.train)[0].shape[0] and p.val is None and not p.metrics
                 for p in problems)
             and len({id(p.optimizer) for p in problems}) == 1 and len({p.epochs for p in problems}) == 1)
+
+
+def __dir__() -> list[str]:  # the public API only (not the modules this one imports)
+    return sorted(__all__)

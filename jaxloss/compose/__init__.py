@@ -78,3 +78,7 @@ __all__ = [
     "Composite", "term", "combine", "Schedule", "linear_schedule", "warmup", "cyclical_schedule",
     "Objective", "objective", "Regularizer", "l2", "l1", "unpack_batch",
 ]
+
+
+def __dir__() -> list[str]:  # the public API only (not the modules this one imports)
+    return sorted(__all__)

@@ -57,3 +57,7 @@ def run(name: str, out_dir: str = "jaxloss-out", *, fast: bool = False, formats:
         show: bool = False) -> DemoResult:
     """Runs demo ``name``, writing its figures under ``out_dir``."""
     return get(name).run(out_dir, fast=fast, formats=tuple(formats), show=show)
+
+
+def __dir__() -> list[str]:  # the public API only (not the modules this one imports)
+    return sorted(__all__)

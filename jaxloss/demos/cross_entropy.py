@@ -7,6 +7,8 @@ right but hesitant costs more, confidently wrong is very expensive (and unbounde
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import os
 
 import jax.numpy as jnp
@@ -79,8 +81,8 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
     return DemoResult(NAME, figures, summary, numbers, {"p": p, "-log p": curve, "costs": costs}, timer.seconds)
 
 
-def main() -> int:
-    return script_main(NAME)
+def main(argv: Sequence[str] | None = None) -> int:
+    return script_main(NAME, argv)
 
 
 if __name__ == "__main__":

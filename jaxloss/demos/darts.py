@@ -7,6 +7,8 @@ raise its MSE far more than its MAE.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import os
 from typing import Any
 
@@ -95,8 +97,8 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
     return DemoResult(NAME, figures, summary, numbers, {"distances": distances, "throws": rounds}, timer.seconds)
 
 
-def main() -> int:
-    return script_main(NAME)
+def main(argv: Sequence[str] | None = None) -> int:
+    return script_main(NAME, argv)
 
 
 if __name__ == "__main__":

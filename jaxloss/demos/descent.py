@@ -7,6 +7,8 @@ steps of the problem's optax optimizer; a healthy panel goes down.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import math
 import os
 
@@ -88,8 +90,8 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
                       {"curves": curves, "failures": failures, "names": [e.name for e in entries]}, timer.seconds)
 
 
-def main() -> int:
-    return script_main(NAME)
+def main(argv: Sequence[str] | None = None) -> int:
+    return script_main(NAME, argv)
 
 
 if __name__ == "__main__":

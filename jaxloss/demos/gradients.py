@@ -8,6 +8,8 @@ gradient, so the outliers get a say but not the whole vote.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import os
 
 import jax.numpy as jnp
@@ -82,8 +84,8 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
     return DemoResult(NAME, figures, summary, numbers, {"norms": norms, "outlier": outlier}, timer.seconds)
 
 
-def main() -> int:
-    return script_main(NAME)
+def main(argv: Sequence[str] | None = None) -> int:
+    return script_main(NAME, argv)
 
 
 if __name__ == "__main__":

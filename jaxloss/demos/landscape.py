@@ -10,6 +10,8 @@ does this for any model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import os
 
 import jax
@@ -115,8 +117,8 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
                       timer.seconds)
 
 
-def main() -> int:
-    return script_main(NAME)
+def main(argv: Sequence[str] | None = None) -> int:
+    return script_main(NAME, argv)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ cannot tell them apart; cross-entropy weighs how wrong each answer was and can.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import os
 
 import jax.numpy as jnp
@@ -81,8 +83,8 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
     return DemoResult(NAME, figures, summary, numbers, {"probabilities": models}, timer.seconds)
 
 
-def main() -> int:
-    return script_main(NAME)
+def main(argv: Sequence[str] | None = None) -> int:
+    return script_main(NAME, argv)
 
 
 if __name__ == "__main__":

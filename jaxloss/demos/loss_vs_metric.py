@@ -8,6 +8,8 @@ descend. That is why we train on a smooth proxy and report the metric.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import os
 
 import jax
@@ -16,7 +18,7 @@ import numpy as np
 import optax
 
 import jaxloss as jl
-from jaxloss import metrics, plot
+from jaxloss import plot
 from jaxloss.demos._common import DemoResult, Timer, finish, script_main
 from jaxloss.train import EarlyStopping, fit
 
@@ -105,8 +107,8 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
     return DemoResult(NAME, figures, summary, numbers, {"history": h, "sweep": sweep}, timer.seconds)
 
 
-def main() -> int:
-    return script_main(NAME)
+def main(argv: Sequence[str] | None = None) -> int:
+    return script_main(NAME, argv)
 
 
 if __name__ == "__main__":

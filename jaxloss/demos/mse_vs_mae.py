@@ -7,6 +7,8 @@ prediction: MSE's grows with the error, MAE's is a constant +-1, Huber and log-c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import os
 
 import numpy as np
@@ -77,8 +79,8 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
     return DemoResult(NAME, figures, summary, numbers, data, timer.seconds)
 
 
-def main() -> int:
-    return script_main(NAME)
+def main(argv: Sequence[str] | None = None) -> int:
+    return script_main(NAME, argv)
 
 
 if __name__ == "__main__":

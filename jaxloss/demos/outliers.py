@@ -7,6 +7,8 @@ decides their lines.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import functools
 import os
 
@@ -86,8 +88,8 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
     return DemoResult(NAME, figures, summary, numbers, data_, timer.seconds)
 
 
-def main() -> int:
-    return script_main(NAME)
+def main(argv: Sequence[str] | None = None) -> int:
+    return script_main(NAME, argv)
 
 
 if __name__ == "__main__":

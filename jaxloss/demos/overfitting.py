@@ -7,6 +7,8 @@ bottom of the validation curve, and early stopping finds it without training to 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import os
 
 import jax.numpy as jnp
@@ -92,8 +94,8 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
                       timer.seconds)
 
 
-def main() -> int:
-    return script_main(NAME)
+def main(argv: Sequence[str] | None = None) -> int:
+    return script_main(NAME, argv)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ each epoch buys less (the flat part). Flattening is expected, not a failure.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import os
 
 import jax
@@ -87,8 +89,8 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
                       timer.seconds)
 
 
-def main() -> int:
-    return script_main(NAME)
+def main(argv: Sequence[str] | None = None) -> int:
+    return script_main(NAME, argv)
 
 
 if __name__ == "__main__":

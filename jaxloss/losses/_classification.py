@@ -379,7 +379,7 @@ def _modulating_factor(one_minus_p: jax.Array, gamma: Any) -> jax.Array:
         "alpha": Hyperparameter(None, low=0.0, high=1.0, doc="weight of the positive class", slider=(0.0, 1.0)),
     },
     properties=("nonnegative", "zero_at_target", "smooth"),
-    inputs="binary_logits", toy_problem="binary_imbalanced", optax="sigmoid_focal_loss",
+    inputs="binary_logits", toy_problem="binary_imbalanced", optax="sigmoid_focal_loss", also_inputs=("class_logits",),
     reference="Lin et al., Focal Loss for Dense Object Detection, 2017; torchvision.ops.sigmoid_focal_loss",
 )
 def focal(

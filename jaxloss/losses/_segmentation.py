@@ -127,7 +127,7 @@ def _finish(per_class: jax.Array, o: _Overlap, *, fn: str, weights: Any, reducti
 
 
 @register(
-    family="segmentation", task="segmentation", aliases=("dice_loss", "soft_dice"),
+    family="segmentation", task="segmentation", aliases=("soft_dice",),
     formula="1 - (2 TP + smooth) / (sum p + sum t + smooth)   (mean over classes)",
     summary="segmentation with small foreground objects: scores overlap, not pixel accuracy",
     hyperparameters={"smooth": _SMOOTH},

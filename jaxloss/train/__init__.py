@@ -65,3 +65,7 @@ from jaxloss.train._result import FitResult as FitResult
 
 __all__ = ["fit", "FitResult", "History", "EarlyStopping", "EpochEnd", "Callback", "CSVLogger", "TensorBoardLogger",
            "StopTraining", "is_objective", "DEFAULT_OPTIMIZER"]
+
+
+def __dir__() -> list[str]:  # the public API only (not the modules this one imports)
+    return sorted(__all__)

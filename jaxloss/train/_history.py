@@ -114,10 +114,14 @@ class History(Mapping):
         return cls(values)
 
     def plot(self, *, keys: Sequence[str] | None = None, title: str | None = None) -> Any:
-        """Train and validation curves, one panel per quantity; best epoch and early stop marked.
+        """Train and validation curves, one panel per quantity (``val_x`` drawn with ``x``), in a grid
+        of up to three columns; best epoch and early stop marked.
 
-        Returns a matplotlib ``Figure`` (never shown).
+        Returns a matplotlib ``Figure`` laid out so that ``savefig`` keeps every label (never shown
+        by jaxloss; in Jupyter it displays once).
         """
+        from matplotlib.ticker import MaxNLocator
+
         from jaxloss import plot as _plot
 
         names = list(keys) if keys is not None else [k for k in self._values if k != "epoch" and not k.startswith("val_")]
@@ -125,10 +129,16 @@ class History(Mapping):
             if k.startswith("val_") and k[4:] not in names and keys is None:
                 names.append(k[4:])
         epochs = self["epoch"] if "epoch" in self._values else np.arange(1, self.epochs + 1)
-        fig, axes = _plot.new_figure(1, max(1, len(names)), width=4.6 * max(1, len(names)))
-        for ax, name in zip(axes[0], names):
-            if name in self._values:
-                ax.plot(epochs, self[name], color=_plot.COLORS["train"], label="train")
+        columns = min(3, max(1, len(names)))
+        rows = max(1, math.ceil(len(names) / columns))
+        fig, axes = _plot.new_figure(rows, columns, width=4.4 * columns, height=3.2 * rows + (0.4 if title else 0),
+                                     layout="constrained")
+        for ax in axes.ravel()[len(names):]:
+            ax.set_visible(False)
+        for ax, name in zip(axes.ravel(), names):
+            if name in self._values:  # "train" only beside a validation curve (a weight is not "train")
+                ax.plot(epochs, self[name], color=_plot.COLORS["train"],
+                        label="train" if "val_" + name in self._values else None)
             if "val_" + name in self._values:
                 ax.plot(epochs, self["val_" + name], color=_plot.COLORS["validation"], label="validation")
             if self.best_epoch is not None and self.monitor in (name, "val_" + name):
@@ -140,6 +150,7 @@ class History(Mapping):
                 ax.axvline(self.stopped_epoch, color=_plot.COLORS["stop"], linestyle=":", linewidth=1.2,
                            label=f"early stop {self.stopped_epoch}")
             _plot.style_axes(ax, title=name, xlabel="epoch", ylabel=name, legend=True)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if title:
             fig.suptitle(title)
         return fig
