@@ -28,7 +28,6 @@ import numpy as np
 import optax
 
 import jaxloss as jl
-from jaxloss import _samples
 
 from ._timing import fmt_bytes, fmt_seconds, interleaved, markdown
 
@@ -103,10 +102,10 @@ def _torch_adapters() -> dict[str, Callable[..., Any]] | None:
 
 def inputs_of_size(entry: jl.LossInfo, target_bytes: int, seed: int = 0) -> tuple[tuple, dict]:
     """Inputs of the loss's kind whose first argument holds about ``target_bytes`` (float32)."""
-    probe = _samples.random_inputs(entry.inputs, np.random.default_rng(seed), 8)
+    probe = entry.inputs.random(np.random.default_rng(seed), 8)
     bytes_per_row = np.asarray(probe.args[0]).size * 4 / 8
     rows = max(2, int(target_bytes / bytes_per_row))
-    s = _samples.random_inputs(entry.inputs, np.random.default_rng(seed), rows)
+    s = entry.inputs.random(np.random.default_rng(seed), rows)
     args, kwargs = s.cast(np.float32)
     args = tuple(jnp.asarray(a) for a in args)
     kwargs = {k: jnp.asarray(v, jnp.float32) if isinstance(v, np.ndarray) and v.dtype.kind == "f"

@@ -63,9 +63,7 @@ def run(quick: bool = False) -> dict:
     rng = np.random.default_rng(0)
     for name in ("mean_squared_error", "softmax_cross_entropy", "binary_cross_entropy"):
         entry = jl.info(name)
-        from jaxloss import _samples
-
-        args, kwargs = _samples.random_inputs(entry.inputs, rng, 256).cast(np.float32)
+        args, kwargs = entry.inputs.random(rng, 256).cast(np.float32)
         fn = jax.jit(jax.value_and_grad(lambda *a, f=entry.fn: f(*a, **kwargs)))
         start = time.perf_counter()
         jax.block_until_ready(fn(*args))

@@ -1,6 +1,10 @@
-"""Demo `training-curve` (the same as `jaxloss demo training-curve`); options: --out, --format, --show, --fast."""
+"""Runs the jaxloss demo this file is named after: `python demos/mse_vs_mae.py` is `jaxloss demo mse-vs-mae`.
 
-from jaxloss.demos import training_curve
+Options: --out, --format, --show, --fast and the demo's own (--help lists them). Every demo is listed
+once, in jaxloss.demos.DEMOS; each has a copy of this file named after its module.
+"""
+
+from jaxloss import demos
 
 if __name__ == "__main__":
-    raise SystemExit(training_curve.main())
+    raise SystemExit(demos.run_script(__file__))

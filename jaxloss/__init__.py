@@ -19,84 +19,10 @@ from jaxloss._registry import info as info
 # Metrics live in their own namespace: jaxloss.metrics.accuracy, ...
 from jaxloss import metrics as metrics
 
-# Regression.
-from jaxloss.losses import gaussian_nll as gaussian_nll
-from jaxloss.losses import huber as huber
-from jaxloss.losses import log_cosh as log_cosh
-from jaxloss.losses import mae as mae
-from jaxloss.losses import mean_absolute_error as mean_absolute_error
-from jaxloss.losses import mean_absolute_percentage_error as mean_absolute_percentage_error
-from jaxloss.losses import mean_squared_error as mean_squared_error
-from jaxloss.losses import mean_squared_log_error as mean_squared_log_error
-from jaxloss.losses import mse as mse
-from jaxloss.losses import poisson_nll as poisson_nll
-from jaxloss.losses import quantile as quantile
-from jaxloss.losses import smooth_l1 as smooth_l1
-
-# Classification.
-from jaxloss.losses import bce as bce
-from jaxloss.losses import binary_cross_entropy as binary_cross_entropy
-from jaxloss.losses import cross_entropy as cross_entropy
-from jaxloss.losses import focal as focal
-from jaxloss.losses import hinge as hinge
-from jaxloss.losses import kl_divergence as kl_divergence
-from jaxloss.losses import multiclass_hinge as multiclass_hinge
-from jaxloss.losses import nll as nll
-from jaxloss.losses import softmax_cross_entropy as softmax_cross_entropy
-from jaxloss.losses import squared_hinge as squared_hinge
-
-# Probabilistic.
-from jaxloss.losses import generalized_kl_divergence as generalized_kl_divergence
-from jaxloss.losses import jensen_shannon as jensen_shannon
-from jaxloss.losses import laplace_nll as laplace_nll
-from jaxloss.losses import student_t_nll as student_t_nll
-
-# Robust regression.
-from jaxloss.losses import cauchy as cauchy
-from jaxloss.losses import general_robust as general_robust
-from jaxloss.losses import geman_mcclure as geman_mcclure
-from jaxloss.losses import tukey_biweight as tukey_biweight
-from jaxloss.losses import welsch as welsch
-
-# Margin (PyTorch's margin losses).
-from jaxloss.losses import hinge_embedding as hinge_embedding
-from jaxloss.losses import margin_ranking as margin_ranking
-from jaxloss.losses import multi_margin as multi_margin
-from jaxloss.losses import multilabel_margin as multilabel_margin
-from jaxloss.losses import multilabel_soft_margin as multilabel_soft_margin
-from jaxloss.losses import soft_margin as soft_margin
-
-# Ranking (lists of scores against relevance labels).
-from jaxloss.losses import listwise_softmax as listwise_softmax
-from jaxloss.losses import pairwise_logistic as pairwise_logistic
-
-# Embedding and metric learning.
-from jaxloss.losses import contrastive as contrastive
-from jaxloss.losses import cosine_distance as cosine_distance
-from jaxloss.losses import cosine_embedding as cosine_embedding
-from jaxloss.losses import info_nce as info_nce
-from jaxloss.losses import ntxent as ntxent
-from jaxloss.losses import triplet_margin as triplet_margin
-
-# Segmentation.
-from jaxloss.losses import dice as dice
-from jaxloss.losses import focal_tversky as focal_tversky
-from jaxloss.losses import jaccard as jaccard
-from jaxloss.losses import tversky as tversky
-
-# Sequence.
-from jaxloss.losses import ctc as ctc
-
-# Structured and sparse.
-from jaxloss.losses import bitempered_logistic as bitempered_logistic
-from jaxloss.losses import poly1_cross_entropy as poly1_cross_entropy
-from jaxloss.losses import sparsemax_loss as sparsemax_loss
-from jaxloss.losses import symmetric_cross_entropy as symmetric_cross_entropy
-
-# Surrogates of metrics.
-from jaxloss.losses import pairwise_auc as pairwise_auc
-from jaxloss.losses import soft_accuracy as soft_accuracy
-from jaxloss.losses import soft_f1 as soft_f1
+# Every loss of the catalog, by name and by short alias (mse, mae, cross_entropy, bce, info_nce): each
+# family module lists its losses in its __all__ (jaxloss/losses/_<family>.py), so a new loss appears here
+# by itself. jl.catalog() lists them with their metadata; README's catalog table is generated from it.
+from jaxloss.losses import *  # noqa: F403
 
 # Models: the contract fit, objectives and the inspector call (functions, flax nnx, equinox).
 from jaxloss import models as models
@@ -133,10 +59,15 @@ from jaxloss.train import FitResult as FitResult
 from jaxloss.train import History as History
 from jaxloss.train import StopTraining as StopTraining
 from jaxloss.train import TensorBoardLogger as TensorBoardLogger
+from jaxloss.train import Trajectory as Trajectory
 from jaxloss.train import fit as fit
+from jaxloss.train import trajectory as trajectory
 from jaxloss.toys import ToyProblem as ToyProblem
 from jaxloss.toys import toy_problem as toy_problem
 from jaxloss.toys import train_catalog as train_catalog
+
+# Every figure: curves, landscapes, plot.history, plot.report (matplotlib is imported when one is drawn).
+from jaxloss import plot as plot
 
 # The interactive playground (matplotlib widgets; matplotlib is imported only when it opens).
 from jaxloss.playground import playground as playground

@@ -1,9 +1,13 @@
-"""``jaxloss demo`` (the gallery) and ``jaxloss playground`` (the interactive loss explorer)."""
+"""``jaxloss demo`` (the gallery) and ``jaxloss playground`` (the interactive loss explorer).
+
+The demos come from ``jaxloss.demos.DEMOS``, the one list of them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 from typing import Any
 
@@ -11,14 +15,31 @@ from typing import Any
 def _list() -> int:
     from jaxloss import demos
 
-    width = max(len(n) for n in demos.names())
+    width = max(len(n) for n in demos.DEMOS)
     print("Demos (run one with `jaxloss demo NAME`, all with `jaxloss demo all`):\n")
-    for name in demos.names():
-        print(f"  {name:<{width}}  {demos.get(name).BLURB}")
+    for demo in demos.DEMOS.values():
+        note = "" if demo.in_gallery else " (not in `all`)"
+        print(textwrap.fill(demo.summary + note, width=100, initial_indent=f"  {demo.name:<{width}}  ",
+                            subsequent_indent=" " * (width + 4)))
+    return 0
+
+
+def _update_readme(path: str) -> int:
+    from jaxloss.demos import _gallery
+
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(_gallery.readme_with_gallery(text))
+    print(f"updated the demo gallery in {path}")
     return 0
 
 
 def _run_demo(args: Any, extra: list[str]) -> int:
+    if args.update_readme:
+        if args.name or extra:
+            raise ValueError("--update-readme rewrites the gallery table; it takes no demo name or options.")
+        return _update_readme(args.update_readme)
     if not args.name:
         if extra:
             raise ValueError(f"options {' '.join(extra)} belong to one demo; name it, e.g. "
@@ -34,7 +55,7 @@ def _run_demo(args: Any, extra: list[str]) -> int:
         common = ["--out", args.out] + [x for f in args.format or [] for x in ("--format", f)]
         common += ["--show"] * args.show + ["--fast"] * args.fast
         return int(module.main(common + list(extra)) or 0)
-    todo = demos.names() if args.name == ["all"] or "all" in args.name else args.name
+    todo = demos.names(gallery=True) if "all" in args.name else args.name
     modules = [demos.get(n) for n in todo]  # unknown names fail before anything runs
     formats = tuple(dict.fromkeys(args.format or ["png"]))
     start = time.perf_counter()
@@ -51,7 +72,7 @@ def _run_playground(args: Any) -> int:
     from jaxloss.playground import playground
 
     playground(args.losses or None, prediction=args.prediction, target=args.target,
-                          load=args.load, save_to=args.save, out=args.out, show=not args.no_show)
+               load=args.load, save_to=args.save, out=args.out, show=not args.no_show)
     return 0
 
 
@@ -63,6 +84,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("name", nargs="*", help="demo name(s), or 'all'; a demo's own options follow its name "
                                            "(jaxloss demo playground-2d --dataset spiral --loss focal)")
     add_options(p)
+    p.add_argument("--update-readme", metavar="PATH", help="rewrite the demo gallery table in this README")
     p.set_defaults(func=_run_demo, takes_extra=True)
 
     q = subparsers.add_parser("playground", help="sliders for prediction, target and loss options, live",

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxloss import _registry, _samples
+from jaxloss import _registry
 
 
 def _hyperparameter_names() -> list[str]:
@@ -50,7 +50,7 @@ def _inputs(entry: _registry.LossInfo, args: Any) -> tuple[np.ndarray, np.ndarra
         except ValueError:
             raise ValueError(f"--predictions has {predictions.size} values, which do not fit --shape {tuple(args.shape)}.") from None
     # The targets take the dtype the loss's input kind uses (integer labels or floats).
-    like = _samples.random_inputs(entry.inputs, np.random.default_rng(0), 2).args
+    like = entry.inputs.random(np.random.default_rng(0), 2).args
     target_dtype = np.asarray(like[1]).dtype if len(like) > 1 else np.float64
     targets = np.asarray(args.targets, np.float64)
     if np.issubdtype(target_dtype, np.integer):
@@ -96,7 +96,7 @@ def _run_inspect(args: Any) -> int:
     if args.plot:
         from jaxloss import plot
 
-        fig = report.plot()
+        fig = plot.report(report)
         written = plot.save(fig, args.plot)
         plot.close(fig)
         print(f"\nplot: {', '.join(written)}")

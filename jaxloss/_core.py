@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +26,13 @@ import numpy as np
 
 HALF_DTYPES = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
 
+#: What the public functions accept where an array goes: a JAX or NumPy array, a Python number or nested
+#: lists of numbers (checked and converted by ``float_array``, ``label_array`` and friends).
+ArrayLike = Any
+
+#: How per-example values become the result: their weighted mean, their weighted sum, or no reduction.
+Reduction = Literal["mean", "sum", "none"]
+REDUCTIONS: tuple[Reduction, ...] = get_args(Reduction)
 
 
 def is_traced(x: Any) -> bool:
@@ -98,7 +105,7 @@ def check_same_shape(a: Any, b: Any, *, fn: str, names: tuple[str, str] = ("pred
         raise ValueError(
             f"{fn}: {names[0]} and {names[1]} must have the same shape; got {names[0]} {sa} and "
             f"{names[1]} {sb}. jaxloss does not broadcast them, because a silent broadcast "
-            f"(for example (n, 1) against (n,)) gives a wrong loss; reshape one to match the other."
+            f"(for example (n, 1) against (n,)) gives a wrong value; reshape one to match the other."
         )
 
 
@@ -428,15 +435,14 @@ def log1p_square(y: jax.Array) -> jax.Array:
 
 
 def parameter_array(
-    value: Any, shape: tuple[int, ...], *, name: str, fn: str, mask: jax.Array | None,
-    fill: float = 1.0, positive: bool = False,
+    value: Any, shape: tuple[int, ...], *, name: str, fn: str, mask: jax.Array | None, fill: float = 1.0,
 ) -> jax.Array:
     """A loss parameter (scalar or array broadcastable to ``shape``), upcast from half precision.
 
     Differentiable. Entries of excluded examples are replaced by ``fill`` (a safe
-    value), so that garbage there reaches neither value nor gradient. With
-    ``positive=True`` concrete arrays are checked to be > 0 (scalars are checked
-    by the registry).
+    value), so that garbage there reaches neither value nor gradient. Its range is
+    not checked here: the registry checks every concrete value of every declared
+    hyperparameter, scalar or array, before the loss runs (one validation path).
     """
     dtype = getattr(value, "dtype", None)
     if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
@@ -444,18 +450,6 @@ def parameter_array(
     x = upcast(jnp.asarray(value))
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.result_type(float))
-    if positive and not is_traced(x) and np.ndim(x) > 0 and not is_traced(mask):
-        arr = np.asarray(x)
-        if mask is not None:  # excluded entries may hold anything (NaN included)
-            try:
-                arr = np.broadcast_to(arr, shape)[np.broadcast_to(np.asarray(mask), shape)]
-            except ValueError:
-                pass
-        if not np.all(arr > 0):
-            raise ValueError(
-                f"{fn}: {name} must be > 0 everywhere; got values down to {np.nanmin(arr):g}"
-                f"{' and NaN' if np.isnan(arr).any() else ''}."
-            )
     x = broadcastable(x, shape, fn=fn, name=name)
     if mask is not None:
         x = jnp.where(mask, x, jnp.full((), fill, x.dtype))
@@ -476,3 +470,49 @@ def absolute(x: jax.Array) -> jax.Array:
 def _absolute_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
     return jnp.abs(x), jnp.sign(x) * t
+
+
+# == Appended for the metrics (H-METRICS, issue 12): checks the metrics share with the losses =========
+# Hard class indices and class scores, worded as the classification losses word them, so a metric and
+# a loss given the same wrong input say the same thing.
+
+
+def class_indices(x: Any, *, fn: str, name: str = "targets") -> jax.Array:
+    """Hard class indices (integers, or booleans for two classes), for a reader that takes no soft labels.
+
+    The first sentence of the error is :func:`label_array`'s; the fix differs, because a metric has no
+    probability-vector form to point at.
+    """
+    x = as_array(x, name=name, fn=fn)
+    if not (jnp.issubdtype(x.dtype, jnp.integer) or x.dtype == jnp.bool_):
+        raise TypeError(
+            f"{fn}: {name} must hold integer class indices; got dtype {x.dtype} (shape {_shape(x)}). "
+            f"Convert whole-number labels with {name}.astype(jnp.int32); for one-hot {name} pass "
+            f"{name}.argmax(-1).")
+    return x
+
+
+def check_class_axis(predictions: Any, targets: Any, *, fn: str, predictions_name: str = "predictions",
+                     one_score: str = "a binary loss (binary_cross_entropy, hinge)") -> int:
+    """Class scores of shape ``targets.shape + (K,)`` with ``K >= 1``; returns ``K``.
+
+    The wording of the classification losses' check on integer class-index targets; ``one_score``
+    names what to use instead for one score per example.
+    """
+    check_rank(predictions, min_rank=1, fn=fn, name=predictions_name, meaning="classes on the last axis")
+    shape, t_shape = _shape(predictions), _shape(targets)
+    if t_shape != shape[:-1]:
+        hint = ""
+        if t_shape == shape and len(shape) == 1:
+            hint = (f" {predictions_name} of shape {shape} are ONE example with {shape[0]} classes; "
+                    f"for one score per example use {one_score}, or give class scores of shape ({shape[0]}, K).")
+        elif t_shape == shape:
+            hint = (f" Targets of shape {t_shape} look like one-hot vectors: pass class indices "
+                    f"(targets.argmax(-1)).")
+        raise ValueError(
+            f"{fn}: integer class-index targets must have the {predictions_name}' shape without its "
+            f"class axis, {shape[:-1]}; got targets of shape {t_shape} for {predictions_name} of shape {shape}.{hint}")
+    if shape[-1] < 1:
+        raise ValueError(f"{fn}: {predictions_name} has an empty class axis (shape {shape}); give at least one "
+                         "class score per example.")
+    return shape[-1]

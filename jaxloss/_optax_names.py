@@ -4,7 +4,8 @@
 loss and the options that make it equal, up to the reduction: optax returns per-example values,
 ``reduction="none"`` here) and say so for the ones we lack (``MISSING``). Names that are already
 jaxloss names or aliases (``cosine_distance``, ``ctc_loss``, ``kl_divergence``, ``log_cosh``, ``ntxent``,
-``poly_loss_cross_entropy``, ``sigmoid_binary_cross_entropy``, ``softmax_cross_entropy``, ...) resolve
+``poly_loss_cross_entropy``, ``sigmoid_binary_cross_entropy``, ``softmax_cross_entropy``, ...) and the
+names losses declare with ``register(optax=...)`` (``huber_loss``, ``perceptron_loss``, ...) resolve
 through the registry itself. tests/test_papercuts.py compares every resolved name with optax.
 """
 
@@ -21,6 +22,7 @@ EQUIVALENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "sigmoid_focal_loss": ("focal", {}),
     "hinge_loss": ("hinge", {}),
     "multiclass_hinge_loss": ("multiclass_hinge", {}),
+    "multiclass_perceptron_loss": ("multiclass_hinge", {"margin": 0.0}),  # Crammer-Singer without a margin
     "huber_loss": ("huber", {}),
     "squared_error": ("mean_squared_error", {}),
     "triplet_margin_loss": ("triplet_margin", {}),
@@ -40,7 +42,5 @@ MISSING: dict[str, str] = {
     "ctc_loss_with_forward_probs": "it also returns the forward probabilities; jl.ctc is the loss",
     "make_fenchel_young_loss": "a constructor of losses, not a loss; jaxloss has no Fenchel-Young constructor yet",
     "smooth_labels": "a helper, not a loss; label_smoothing= is an option of the cross-entropies",
-    "perceptron_loss": "no perceptron loss in jaxloss yet (jl.hinge is the closest: the same with a margin of 1)",
-    "multiclass_perceptron_loss": "no multiclass perceptron loss in jaxloss yet (jl.multiclass_hinge is the closest)",
     "multiclass_generalized_dice_loss": "no generalized Dice loss in jaxloss yet (jl.dice, jl.tversky are the closest)",
 }

@@ -1,9 +1,14 @@
 """The registry: the one list of losses in jaxloss, with each loss's metadata.
 
 Every loss is registered exactly once, by decorating its function with
-:func:`register`. Tests, the README catalog table, the benchmarks, the stability
-card and the "gradient descent on each loss" demo all iterate over
-:func:`catalog`; nothing else keeps a hand-written list of losses.
+:func:`register`, which states only what the code cannot tell: the task, the input
+kind and toy problem (objects from ``jaxloss._kinds``), the formula, a one-line
+summary, valid ranges of the hyperparameters, claimed properties and the reference.
+The family comes from the module, defaults and keyword names from the signature, and
+``register`` writes formula, ranges, properties and reference into the docstring so
+``help()`` shows them. Tests, the README catalog table, the benchmarks, the
+stability card and the demos all iterate over :func:`catalog`; nothing else keeps a
+hand-written list of losses. This module holds the mechanism only: it imports no loss.
 
 The decorator also validates, at call time and before any computation, what
 every loss shares: ``reduction``, every flag (a bool option: True or False, never
@@ -16,8 +21,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import enum
 import functools
 import inspect
+import textwrap
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,10 +32,41 @@ import jax
 import numpy as np
 
 from jaxloss import _core, _optax_names
+from jaxloss._kinds import InputKind
+from jaxloss._kinds.problems import ToyKind
 
-__all__ = ["Hyperparameter", "LossInfo", "register", "catalog", "get", "info", "PROPERTIES"]
+__all__ = ["Hyperparameter", "LossInfo", "register", "catalog", "get", "info", "PROPERTIES", "Task", "FAMILIES"]
 
-REDUCTIONS = ("mean", "sum", "none")
+REDUCTIONS = _core.REDUCTIONS
+
+#: The families of losses: one private module each in ``jaxloss/losses/`` (``_<family>.py``).
+FAMILIES = ("regression", "classification", "probabilistic", "robust", "margin", "ranking", "embedding",
+            "segmentation", "sequence", "structured", "surrogates")
+
+
+class Task(str, enum.Enum):
+    """What a loss is for. A ``str`` enum: ``Task.BINARY == "binary"``, for tables and filters."""
+
+    REGRESSION = "regression"
+    PROBABILISTIC_REGRESSION = "probabilistic_regression"
+    QUANTILE_REGRESSION = "quantile_regression"
+    COUNT_REGRESSION = "count_regression"
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    MULTILABEL = "multilabel"
+    DISTRIBUTION = "distribution"
+    NONNEGATIVE_MEASURE = "nonnegative_measure"
+    RANKING = "ranking"
+    EMBEDDING = "embedding"
+    EMBEDDING_PAIRS = "embedding_pairs"
+    EMBEDDING_TRIPLETS = "embedding_triplets"
+    METRIC_LEARNING = "metric_learning"
+    SELF_SUPERVISED = "self_supervised"
+    SEGMENTATION = "segmentation"
+    SEQUENCE = "sequence"
+
+    def __str__(self) -> str:
+        return self.value
 
 #: The properties a loss may claim. Each one is checked numerically, for every
 #: loss that claims it, by the registry-driven tests.
@@ -45,20 +83,21 @@ PROPERTIES = {
 
 @dataclasses.dataclass(frozen=True)
 class Hyperparameter:
-    """One option of a loss: its default and its valid numeric range.
+    """One option of a loss: its valid numeric range (and, filled in by :func:`register`, its default).
 
     ``low``/``high`` bound the valid values (``None`` means unbounded);
     ``low_open``/``high_open`` make the bound strict. ``slider`` is the range a
-    playground slider should span.
+    playground slider should span. ``default`` is read from the loss's signature:
+    a declaration never repeats it.
     """
 
-    default: Any
     low: float | None = None
     high: float | None = None
     low_open: bool = False
     high_open: bool = False
     doc: str = ""
     slider: tuple[float, float] | None = None
+    default: Any = None
 
     def describe(self) -> str:
         """The valid range as text, for example ``"> 0"`` or ``"in [0, 1]"``."""
@@ -95,15 +134,15 @@ class LossInfo:
       name: canonical name, the function's name.
       fn: the loss function itself.
       aliases: other names :func:`get` accepts.
-      family: the module family (``"regression"``, ``"classification"``, ...).
-      task: what the loss is for (``"regression"``, ``"binary"``, ``"multiclass"``, ...).
+      family: the family, from the module the loss lives in (one of :data:`FAMILIES`).
+      task: what the loss is for (a :class:`Task`).
       formula: the per-example formula, in plain text.
       summary: one line, "use it when ...".
       hyperparameters: option name -> :class:`Hyperparameter`.
       properties: the properties it claims (keys of :data:`PROPERTIES`).
-      inputs: the kind of inputs it takes (see ``jaxloss._samples``), used to
-        build test, benchmark and stability inputs.
-      toy_problem: the kind of small problem that demonstrates it in training.
+      inputs: the kind of inputs it takes (a ``jaxloss._kinds.InputKind``), which makes test,
+        benchmark and stability inputs, the inspector's curve and the toy problem's adapter.
+      toy_problem: the small problem that demonstrates it in training (a ``ToyKind``).
       reference: where the definition comes from.
       differentiable_args: positional arguments that are differentiable.
       optax: name of the optax function it corresponds to, if any.
@@ -114,24 +153,24 @@ class LossInfo:
     fn: Callable[..., jax.Array]
     aliases: tuple[str, ...]
     family: str
-    task: str
+    task: Task
     formula: str
     summary: str
     hyperparameters: Mapping[str, Hyperparameter]
     properties: frozenset[str]
-    inputs: str
-    toy_problem: str
+    inputs: InputKind
+    toy_problem: ToyKind
     reference: str = ""
     differentiable_args: tuple[int, ...] = (0,)
     optax: str | None = None
-    also_inputs: tuple[str, ...] = ()
+    also_inputs: tuple[InputKind, ...] = ()
 
     def __repr__(self) -> str:
-        return f"LossInfo({self.name!r}, family={self.family!r}, task={self.task!r})"
+        return f"LossInfo({self.name!r}, family={self.family!r}, task={self.task.value!r})"
 
-    def accepts(self, kind: str) -> bool:
+    def accepts(self, kind: InputKind) -> bool:
         """Whether the loss takes inputs of ``kind`` (its own, or one of ``also_inputs``)."""
-        return kind == self.inputs or kind in self.also_inputs
+        return kind is self.inputs or any(kind is k for k in self.also_inputs)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -149,14 +188,12 @@ class LossInfo:
         (embeddings, distances). A ``from_logits`` option decides for the losses that have one.
         Metrics that threshold or calibrate predictions read it (``fit`` builds them with it).
         """
-        from jaxloss import _samples
-
         parameters = inspect.signature(self.fn).parameters
         if "from_logits" in parameters:
             flag = (options or {}).get("from_logits", parameters["from_logits"].default)
             if isinstance(flag, bool):
                 return flag
-        return _samples.kind(self.inputs).logits
+        return self.inputs.logits
 
 
 _ENTRIES: dict[str, LossInfo] = {}
@@ -225,34 +262,57 @@ def _check_flag(fn: str, key: str, value: Any) -> None:
 
 def register(
     *,
-    family: str,
-    task: str,
+    task: Task,
+    inputs: InputKind,
+    toy_problem: ToyKind,
     formula: str,
     summary: str,
-    inputs: str,
-    toy_problem: str,
+    reference: str,
     aliases: tuple[str, ...] = (),
     hyperparameters: Mapping[str, Hyperparameter] | None = None,
     properties: tuple[str, ...] = (),
-    reference: str = "",
     differentiable_args: tuple[int, ...] = (0,),
     optax: str | None = None,
-    also_inputs: tuple[str, ...] = (),
+    also_inputs: tuple[InputKind, ...] = (),
 ) -> Callable[[Callable[..., jax.Array]], Callable[..., jax.Array]]:
     """Registers a loss function under its own name (and aliases).
 
-    Returns a decorator. The decorated function is wrapped so that
-    ``reduction`` and the hyperparameters declared here are validated before the
-    loss runs; its signature and docstring are kept.
+    States only what the code cannot tell. The family is the module's (``jaxloss.losses._huber`` would
+    be family ``"huber"``: one of :data:`FAMILIES`); each hyperparameter's default is the signature's,
+    and each must be a keyword-only argument. Everything is checked when the module is imported.
+
+    Returns a decorator. The decorated function is wrapped so that ``reduction``, flags, weights and
+    the declared hyperparameters are validated before the loss runs; its signature is kept, and its
+    docstring gains the formula, the valid ranges, the claimed properties, the input kind and the
+    reference (and a Returns section where it has none).
     """
     hyperparameters = dict(hyperparameters or {})
     unknown = set(properties) - set(PROPERTIES)
     if unknown:
         raise ValueError(f"register: unknown properties {sorted(unknown)}; known: {sorted(PROPERTIES)}")
+    if not isinstance(task, Task):
+        raise TypeError(f"register: task must be a jaxloss._registry.Task; got {task!r}.")
+    for kind in (inputs, *also_inputs):
+        if not isinstance(kind, InputKind):
+            raise TypeError(f"register: inputs must be input kinds from jaxloss._kinds; got {kind!r}.")
+    if not isinstance(toy_problem, ToyKind):
+        raise TypeError(f"register: toy_problem must be a jaxloss._kinds.problems.ToyKind; got {toy_problem!r}.")
 
     def decorate(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
         name = fn.__name__
-        flags = tuple(k for k, p in inspect.signature(fn).parameters.items() if isinstance(p.default, bool))
+        family = fn.__module__.rsplit(".", 1)[-1].lstrip("_")
+        if family not in FAMILIES:
+            raise ValueError(f"register: {name} lives in {fn.__module__}, which is not a family module "
+                             f"(jaxloss/losses/_<family>.py with a family of {FAMILIES}).")
+        parameters = inspect.signature(fn).parameters
+        specs = {}
+        for key, spec in hyperparameters.items():
+            p = parameters.get(key)
+            if p is None or p.kind is not p.KEYWORD_ONLY or p.default is p.empty:
+                raise ValueError(f"register: {name} declares the hyperparameter {key!r}, which is not a keyword-only "
+                                 f"argument with a default in its signature.")
+            specs[key] = dataclasses.replace(spec, default=p.default)
+        flags = tuple(k for k, p in parameters.items() if isinstance(p.default, bool))
 
         @functools.wraps(fn)
         def loss(*args: Any, **kwargs: Any) -> jax.Array:
@@ -269,14 +329,14 @@ def register(
                 _core.weight_array(kwargs["weights"], fn=name)
             # Every concrete value is checked, scalar or array; traced values (a hyperparameter that is
             # scheduled or differentiated under jit) cannot be, and are the caller's responsibility.
-            for key, spec in hyperparameters.items():
+            for key, spec in specs.items():
                 if kwargs.get(key) is not None:
                     _check_hyperparameter(name, key, spec, kwargs[key], kwargs.get("where"))
             return fn(*args, **kwargs)
 
         entry = LossInfo(
             name=name, fn=loss, aliases=tuple(aliases), family=family, task=task,
-            formula=formula, summary=summary, hyperparameters=hyperparameters,
+            formula=formula, summary=summary, hyperparameters=specs,
             properties=frozenset(properties), inputs=inputs, toy_problem=toy_problem,
             reference=reference, differentiable_args=differentiable_args, optax=optax,
             also_inputs=tuple(also_inputs),
@@ -287,10 +347,50 @@ def register(
         _ENTRIES[name] = entry
         for key in entry.names:
             _BY_NAME[key] = name
+        loss.__doc__ = _document(fn.__doc__ or "", entry)
         loss.info = entry  # type: ignore[attr-defined]
         return loss
 
     return decorate
+
+
+def _returns(entry: LossInfo) -> str:
+    if entry.inputs.example_axes == 0:
+        shape = "the predictions' shape"
+    else:
+        shape = f"the predictions' shape without its last {entry.inputs.example_axes} axis" + (
+            "es" if entry.inputs.example_axes > 1 else "")
+    return (f"A scalar with ``reduction=\"mean\"`` (the weighted mean over the included examples, 0 if none) or "
+            f"``\"sum\"``; with ``reduction=\"none\"``, one value per example: an array of {shape}, in the "
+            "predictions' dtype.")
+
+
+def _document(doc: str, entry: LossInfo) -> str:
+    """The docstring with the registry's facts added after its Args (and a Returns section if it has none)."""
+    doc = inspect.cleandoc(doc)
+    sections = [("Formula", f"``{entry.formula}``" + (f" ({entry.inputs.doc})" if entry.inputs.doc else ""))]
+    if entry.hyperparameters:
+        sections.append(("Hyperparameters", "\n".join(
+            f"{key}: {spec.describe()}, default {spec.default!r}" + (f" ({spec.doc})" if spec.doc else "")
+            for key, spec in entry.hyperparameters.items())))
+    if entry.properties:
+        sections.append(("Properties", ", ".join(p for p in PROPERTIES if p in entry.properties)
+                         + " (each checked numerically by the test suite)"))
+    sections.append(("Family", f"{entry.family}; task {entry.task.value}; inputs {entry.inputs.name}"
+                     + (f" (also {', '.join(k.name for k in entry.also_inputs)})" if entry.also_inputs else "")
+                     + (f"; optax.losses.{entry.optax}" if entry.optax else "")))
+    sections.append(("Reference", entry.reference))
+    added = [f"{title}:\n{textwrap.indent(textwrap.fill(body, 96) if title != 'Hyperparameters' else body, '  ')}"
+             for title, body in sections]
+    if "Returns:" not in doc:
+        added.insert(0, "Returns:\n" + textwrap.indent(textwrap.fill(_returns(entry), 96), "  "))
+    paragraphs = doc.split("\n\n")
+    at = next((i + 1 for i, p in enumerate(paragraphs) if p.lstrip().startswith(("Args:", "Returns:"))), None)
+    if at is None:  # no Args section: before the first example, or at the end
+        at = next((i for i, p in enumerate(paragraphs) if ">>>" in p), len(paragraphs))
+    while at < len(paragraphs) and paragraphs[at].lstrip().startswith("Returns:"):
+        at += 1
+    return "\n\n".join(paragraphs[:at] + added + paragraphs[at:])
 
 
 def catalog(*, family: str | None = None, task: str | None = None) -> tuple[LossInfo, ...]:
@@ -300,7 +400,6 @@ def catalog(*, family: str | None = None, task: str | None = None) -> tuple[Loss
     >>> "huber" in [entry.name for entry in jl.catalog(family="regression")]
     True
     """
-    _load_all()
     return tuple(
         e for e in _ENTRIES.values()
         if (family is None or e.family == family) and (task is None or e.task == task)
@@ -309,7 +408,6 @@ def catalog(*, family: str | None = None, task: str | None = None) -> tuple[Loss
 
 def info(name_or_loss: str | Callable[..., Any]) -> LossInfo:
     """The registry entry of a loss, given its name, an alias, or the function."""
-    _load_all()
     if callable(name_or_loss):
         entry = getattr(name_or_loss, "info", None)
         if isinstance(entry, LossInfo):
@@ -323,6 +421,9 @@ def info(name_or_loss: str | Callable[..., Any]) -> LossInfo:
     optax_name = normalized.removeprefix("optax.losses.").removeprefix("optax.")
     if optax_name in _optax_names.EQUIVALENTS:
         return _ENTRIES[_optax_names.EQUIVALENTS[optax_name][0]]
+    for entry in _ENTRIES.values():  # the optax equivalent a loss declares in its register(optax=...)
+        if entry.optax == optax_name:
+            return entry
     if optax_name in _optax_names.MISSING:
         raise KeyError(f"optax.losses.{optax_name} has no jaxloss equivalent: {_optax_names.MISSING[optax_name]}.")
     close = difflib.get_close_matches(normalized, list(_BY_NAME), n=3, cutoff=0.6)
@@ -354,9 +455,3 @@ def get(name: str) -> Callable[..., jax.Array]:
         if options:
             return functools.partial(entry.fn, **options)
     return entry.fn
-
-
-def _load_all() -> None:
-    # Registration happens when the loss modules are imported; importing the
-    # package imports them all, this only guards direct use of this module.
-    import jaxloss.losses  # noqa: F401

@@ -24,14 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from jaxloss import _json_state, _registry, plot
+from jaxloss import _json_state, _kinds, _registry, plot
 
 __all__ = ["Playground", "PlaygroundState", "playground", "DEFAULT_LOSSES"]
 
 #: Offered when no losses are named: the regression losses with a one-number error.
 DEFAULT_LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", "log_cosh", "quantile", "smooth_l1")
-#: Input kinds whose loss is a function of one prediction and one target.
-ELEMENTWISE = ("regression", "nonnegative_regression", "positive_regression", "count_regression")
+#: The input kinds of losses of one prediction and one target, which the playground can draw.
+ELEMENTWISE = (_kinds.REGRESSION, _kinds.NONNEGATIVE_REGRESSION, _kinds.POSITIVE_REGRESSION, _kinds.COUNT_REGRESSION)
 X_RANGE = (-5.0, 5.0)
 
 
@@ -75,9 +75,9 @@ class Playground:
         offered = list(state.offered or state.losses) if state is not None else list(losses or DEFAULT_LOSSES)
         self.entries = {e.name: e for e in (_registry.info(n) for n in offered)}
         for entry in self.entries.values():
-            if entry.inputs not in ELEMENTWISE:
-                raise ValueError(f"playground: {entry.name} takes {entry.inputs!r} inputs; the playground shows "
-                                 f"losses of one prediction and one target ({', '.join(ELEMENTWISE)}).")
+            if not any(entry.inputs is k for k in ELEMENTWISE):
+                raise ValueError(f"playground: {entry.name} takes {entry.inputs.name!r} inputs; the playground shows "
+                                 f"losses of one prediction and one target ({', '.join(k.name for k in ELEMENTWISE)}).")
         state = state or PlaygroundState(losses=list(self.entries)[:3] if losses is None else list(self.entries))
         shown = [_registry.info(n).name for n in state.losses]
         self.save_to = os.fspath(save_to) if save_to else "jaxloss-playground.json"

@@ -8,19 +8,20 @@
 >>> bool(result.history["loss"][-1] < result.history["loss"][0])
 True
 
-Every registry entry names its toy-problem kind (``LossInfo.toy_problem``). :data:`KINDS` maps each
-kind to a builder; nothing here lists losses. There are two sorts of builders:
+Every registry entry names its toy-problem kind (``LossInfo.toy_problem``, an object from
+``jaxloss._kinds.problems``; :data:`KINDS` finds one by name); nothing here lists losses. There are two
+sorts of problems:
 
 * **Data problems** (regression with and without outliers, positive targets, counts, balanced and
   imbalanced binary, multiclass with clean or noisy labels, soft-label distributions, multi-label):
   synthetic features, a linear model ``model(params, inputs)`` and held-out validation data. The
-  loss's *input kind* (``LossInfo.inputs``) adapts the targets and the model's output: ``{-1, +1}``
-  targets for ``signed_binary`` losses (hinge), log-probabilities for ``class_log_probs`` (nll), a
-  positive output for positive-target losses.
+  loss's *input kind* (``LossInfo.inputs``: its ``toy_targets`` and ``toy_model``) adapts the targets
+  and the model's output: ``{-1, +1}`` targets for ``signed_binary`` losses (hinge), log-probabilities
+  for ``class_log_probs`` (nll), a positive output for positive-target losses.
 * **Prediction problems** (ranking, embeddings, metric learning, segmentation, sequences, and any
   loss whose inputs a data problem cannot feed): the parameters *are* the predictions, one row per
   example, initialised at random; the targets are the loss's own example inputs
-  (``jaxloss._samples``). ``model(params, indices)`` looks the rows up, so ``fit`` runs plain
+  (``InputKind.random``). ``model(params, indices)`` looks the rows up, so ``fit`` runs plain
   gradient descent in prediction space: the clearest picture of what a loss asks of its outputs.
 
 :func:`train_catalog` trains every registered loss on its problem and returns the results.
@@ -38,7 +39,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxloss import _registry, _samples
+from jaxloss import _kinds, _registry
+from jaxloss._kinds import problems
+from jaxloss._kinds._models import linear, log_softmax_linear, lookup, positive_linear
+from jaxloss._kinds.problems import ToyKind
+from jaxloss._registry import Task
 from jaxloss.train import FitResult, fit
 
 __all__ = ["ToyProblem", "toy_problem", "train_catalog", "KINDS"]
@@ -78,29 +83,6 @@ class ToyProblem:
         return fit(self.model, self.params, loss, self.train, **options)
 
 
-# -- models (module-level functions: stable identities for fit's compile cache) ----------------------
-
-
-def linear(params: Any, inputs: jax.Array) -> jax.Array:
-    """``inputs @ w + b``; ``w`` of shape (features,) gives one output, (features, k) gives k."""
-    return inputs @ params["w"] + params["b"]
-
-
-def positive_linear(params: Any, inputs: jax.Array) -> jax.Array:
-    """``softplus(inputs @ w + b) + 1e-3``: a positive prediction."""
-    return jax.nn.softplus(linear(params, inputs)) + 1e-3
-
-
-def log_softmax_linear(params: Any, inputs: jax.Array) -> jax.Array:
-    """Log-probabilities of a linear softmax classifier."""
-    return jax.nn.log_softmax(linear(params, inputs), axis=-1)
-
-
-def lookup(params: tuple[jax.Array, ...], indices: jax.Array) -> tuple[jax.Array, ...]:
-    """The rows ``indices`` of each parameter array: the parameters are the predictions."""
-    return tuple(jnp.take(p, indices, axis=0) for p in params)
-
-
 @dataclasses.dataclass(frozen=True)
 class Spread:
     """A loss called with predictions and targets spread into its positional arguments.
@@ -133,149 +115,35 @@ class Spread:
 # -- data problems ----------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class _Data:
-    x: np.ndarray
-    y: np.ndarray
-    outputs: int  # 1 (one output per example) or k
-
-
 def _split(x: np.ndarray, y: Any, n_train: int) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
 
 
-def _features(rng: np.random.Generator, n: int, d: int = 4) -> np.ndarray:
-    return rng.normal(size=(n, d)).astype(np.float32)
+#: The toy-problem kinds by name (the objects live in ``jaxloss._kinds.problems``; losses name them there).
+KINDS: dict[str, ToyKind] = {kind.name: kind for kind in problems.ALL}
 
 
-def _regression(rng: np.random.Generator, n: int, outliers: bool = False) -> _Data:
-    x = _features(rng, n)
-    y = x @ np.array([1.5, -2.0, 0.5, 1.0], np.float32) + 0.3 + 0.1 * rng.normal(size=n).astype(np.float32)
-    if outliers:
-        bad = rng.random(n) < 0.1
-        y = np.where(bad, y + rng.choice([-8.0, 8.0], n), y).astype(np.float32)
-    return _Data(x, y.astype(np.float32), 1)
-
-
-def _positive(rng: np.random.Generator, n: int) -> _Data:
-    x = _features(rng, n)
-    y = np.exp(0.5 * (x @ np.array([1.0, -0.5, 0.5, 0.2], np.float32))) + 0.1
-    return _Data(x, y.astype(np.float32), 1)
-
-
-def _counts(rng: np.random.Generator, n: int) -> _Data:
-    x = _features(rng, n)
-    rate = np.exp(0.5 * (x @ np.array([1.0, -0.5, 0.5, 0.2], np.float32)) + 0.5)
-    return _Data(x, rng.poisson(rate).astype(np.float32), 1)
-
-
-def _binary(rng: np.random.Generator, n: int, positive_rate: float = 0.5) -> _Data:
-    y = (rng.random(n) < positive_rate).astype(np.float32)
-    x = _features(rng, n) + 1.2 * (2 * y[:, None] - 1) * np.array([1.0, 0.5, 0.0, 0.0], np.float32)
-    return _Data(x.astype(np.float32), y, 1)
-
-
-def _multiclass(rng: np.random.Generator, n: int, noise: float = 0.0, k: int = 3) -> _Data:
-    y = rng.integers(0, k, n).astype(np.int32)
-    centers = 2.0 * rng.normal(size=(k, 4)).astype(np.float32)
-    x = (_features(rng, n) + centers[y]).astype(np.float32)
-    if noise:
-        flip = rng.random(n) < noise
-        y = np.where(flip, rng.integers(0, k, n), y).astype(np.int32)
-    return _Data(x, y, k)
-
-
-def _distribution(rng: np.random.Generator, n: int, k: int = 3) -> _Data:
-    x = _features(rng, n)
-    logits = x @ rng.normal(size=(4, k)).astype(np.float32)
-    q = np.exp(logits - logits.max(-1, keepdims=True))
-    return _Data(x, (q / q.sum(-1, keepdims=True)).astype(np.float32), k)
-
-
-def _multilabel(rng: np.random.Generator, n: int, k: int = 3) -> _Data:
-    x = _features(rng, n)
-    y = (x @ rng.normal(size=(4, k)).astype(np.float32) > 0.3).astype(np.float32)
-    return _Data(x, y, k)
-
-
-#: How a data problem's raw targets and model adapt to a loss's input kind:
-#: input kind -> (target transform, model).
-_ADAPTERS: dict[str, tuple[Callable[[np.ndarray], Any], Callable[..., Any]]] = {
-    "regression": (lambda y: y, linear),
-    "nonnegative_regression": (lambda y: y, positive_linear),
-    "positive_regression": (lambda y: y, positive_linear),
-    "count_regression": (lambda y: y, linear),  # the model predicts the log-rate
-    "binary_logits": (lambda y: y, linear),
-    "signed_binary": (lambda y: 2 * y - 1, linear),
-    "multilabel_logits": (lambda y: y, linear),  # a 1-D batch is one set for set-level losses
-    "class_logits": (lambda y: y, linear),
-    "class_log_probs": (lambda y: y, log_softmax_linear),
-    "class_distribution": (lambda y: y, linear),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class Kind:
-    """A toy-problem kind: how to make its data, which input kinds it feeds, what it shows."""
-
-    description: str
-    make: Callable[[np.random.Generator, int], _Data] | None  # None: a prediction problem
-    inputs: tuple[str, ...] = ()  # input kinds the data problem can feed
-    metrics: tuple[str, ...] = ()
-
-
-KINDS: dict[str, Kind] = {
-    "regression": Kind("linear regression with Gaussian noise", _regression,
-                       ("regression", "count_regression"), ("mae",)),
-    "regression_outliers": Kind("linear regression with 10% gross outliers (+-8)",
-                                functools.partial(_regression, outliers=True), ("regression",), ("mae",)),
-    "regression_positive": Kind("positive targets (log-normal); a positive model output", _positive,
-                                ("nonnegative_regression", "positive_regression", "regression"), ("mae",)),
-    "regression_counts": Kind("Poisson counts; the model predicts the log-rate", _counts,
-                              ("count_regression",), ()),
-    "binary": Kind("two Gaussian classes, balanced; a linear classifier", _binary,
-                   ("binary_logits", "signed_binary", "multilabel_logits"), ()),
-    "binary_imbalanced": Kind("two Gaussian classes, 10% positives; a linear classifier",
-                              functools.partial(_binary, positive_rate=0.1),
-                              ("binary_logits", "signed_binary", "multilabel_logits"), ()),
-    "multiclass": Kind("three Gaussian classes; a linear softmax classifier", _multiclass,
-                       ("class_logits", "class_log_probs"), ("accuracy",)),
-    "multiclass_noisy": Kind("three Gaussian classes with 20% of the labels flipped at random",
-                             functools.partial(_multiclass, noise=0.2), ("class_logits", "class_log_probs"),
-                             ("accuracy",)),
-    "distribution": Kind("soft-label targets (a softmax of a linear map)", _distribution,
-                         ("class_distribution",), ()),
-    "multilabel": Kind("three independent labels, each a linear threshold of the features", _multilabel,
-                       ("multilabel_logits",), ()),
-    "ranking": Kind("free scores per list, descended to order each list by its relevance", None),
-    "embedding": Kind("free embeddings, descended to satisfy the pairs, triplets or batches", None),
-    "metric_learning": Kind("free distances, descended towards similar = close, dissimilar = far", None),
-    "segmentation": Kind("free per-pixel logits, descended towards the masks", None),
-    "sequence": Kind("free per-frame logits, descended towards the label sequences", None),
-}
-"""Toy-problem kinds. A data kind also solves a loss whose input kind it does not feed by falling
-back to a prediction problem built from that input kind."""
-
-
-def _data_problem(entry: _registry.LossInfo | None, kind_name: str, kind: Kind, seed: int,
-                  fast: bool) -> ToyProblem:
+def _data_problem(entry: _registry.LossInfo | None, kind: ToyKind, seed: int, fast: bool) -> ToyProblem:
     rng = np.random.default_rng(seed)
     n_train, n_val = (64, 32) if fast else (512, 256)
     data = kind.make(rng, n_train + n_val)  # type: ignore[misc]
-    input_kind = entry.inputs if entry is not None else kind.inputs[0]
-    transform, model = _ADAPTERS[input_kind]
-    y = transform(data.y)
+    input_kind = entry.inputs if entry is not None else kind.feeds[0]
+    model = input_kind.toy_model
+    y = input_kind.toy_targets(data.y)
     d = data.x.shape[1]
     w_shape = (d,) if data.outputs == 1 else (d, data.outputs)
-    params = {"w": jnp.zeros(w_shape, jnp.float32), "b": jnp.zeros(w_shape[1:], jnp.float32)}
+    # Small random weights, not zeros: w = 0 is a stationary point of margin-free losses (the perceptron
+    # costs exactly 0 there and never moves), as it is for symmetric networks.
+    init = np.random.default_rng(seed + 1)
+    params = {"w": jnp.asarray(0.1 * init.normal(size=w_shape), jnp.float32), "b": jnp.zeros(w_shape[1:], jnp.float32)}
     if model is positive_linear:
         params["b"] = params["b"] + 1.0
     train, val = _split(data.x, y, n_train)
     metrics = tuple(kind.metrics)
-    if entry is not None and entry.task == "binary" and input_kind == "binary_logits":
+    if entry is not None and entry.task is Task.BINARY and input_kind is _kinds.BINARY_LOGITS:
         metrics += ("auc",)
     return ToyProblem(
-        name=entry.name if entry else None, kind=kind_name, description=kind.description,
+        name=entry.name if entry else None, kind=kind.name, description=kind.description,
         train=train, val=None if fast else val, model=model, params=params, loss=_loss_with_defaults(entry),
         optimizer=_ADAM_FAST if fast else _ADAM, epochs=5 if fast else 60,
         batch_size=n_train if fast else 64, metrics=() if fast else metrics)
@@ -293,15 +161,15 @@ def _bound(fn: Callable[..., Any]) -> Any:
     return functools.partial(fn)
 
 
-def _prediction_problem(entry: _registry.LossInfo, kind_name: str, seed: int, fast: bool) -> ToyProblem:
+def _prediction_problem(entry: _registry.LossInfo, kind: ToyKind, seed: int, fast: bool) -> ToyProblem:
     n = 8 if fast else 32
     rng = np.random.default_rng(seed)
-    sample = _samples.random_inputs(entry.inputs, rng, n)
+    sample = entry.inputs.random(rng, n)
     positions = tuple(i for i in entry.differentiable_args
                       if np.issubdtype(np.asarray(sample.args[i]).dtype, np.floating))
     rows = {int(np.shape(a)[0]) for a in sample.args}
     if len(rows) != 1:
-        raise ValueError(f"toy_problem: the inputs of {entry.name!r} (kind {entry.inputs!r}) do not all have "
+        raise ValueError(f"toy_problem: the inputs of {entry.name!r} (kind {entry.inputs.name!r}) do not all have "
                          f"the examples on axis 0 (sizes {sorted(rows)}); add a data problem for it in "
                          "jaxloss/toys.py.")
     n = rows.pop()
@@ -319,9 +187,8 @@ def _prediction_problem(entry: _registry.LossInfo, kind_name: str, seed: int, fa
         loss = Spread(entry.fn, positions, options, per_example)
     indices = jnp.arange(n)
     return ToyProblem(
-        name=entry.name, kind=kind_name,
-        description=KINDS[kind_name].description if KINDS[kind_name].make is None
-        else f"free predictions for {entry.inputs!r} inputs",
+        name=entry.name, kind=kind.name,
+        description=kind.description if kind.make is None else f"free predictions for {entry.inputs.name!r} inputs",
         train=(indices, targets), val=None, model=lookup, params=params, loss=loss,
         optimizer=_ADAM_FAST, epochs=5 if fast else 100, batch_size=n)
 
@@ -345,26 +212,20 @@ def toy_problem(name_or_kind: str, *, seed: int = 0, fast: bool = False) -> ToyP
     entry: _registry.LossInfo | None
     try:
         entry = _registry.info(name_or_kind)
-        kind_name = entry.toy_problem
+        kind = entry.toy_problem
     except KeyError:
         if name_or_kind not in KINDS:
             raise KeyError(
                 f"toy_problem: {name_or_kind!r} is neither a registered loss nor a toy-problem kind. "
                 f"Kinds: {', '.join(sorted(KINDS))}. Losses: see jaxloss.catalog()."
             ) from None
-        kind_name = name_or_kind
-        entry = next((e for e in _registry.catalog() if e.toy_problem == kind_name), None)
-    if kind_name not in KINDS:
-        raise KeyError(
-            f"toy_problem: the loss {entry.name!r} names the toy-problem kind {kind_name!r}, which "  # type: ignore[union-attr]
-            f"jaxloss.toys does not know; known kinds: {', '.join(sorted(KINDS))}. Add it to KINDS."
-        )
-    kind = KINDS[kind_name]
-    if kind.make is not None and (entry is None or entry.inputs in kind.inputs):
-        return _data_problem(entry, kind_name, kind, seed, fast)
+        kind = KINDS[name_or_kind]
+        entry = next((e for e in _registry.catalog() if e.toy_problem is kind), None)
+    if kind.make is not None and (entry is None or any(entry.inputs is k for k in kind.feeds)):
+        return _data_problem(entry, kind, seed, fast)
     if entry is None:
-        raise ValueError(f"toy_problem: kind {kind_name!r} has no registered loss to build its problem from.")
-    return _prediction_problem(entry, kind_name, seed, fast)
+        raise ValueError(f"toy_problem: kind {kind.name!r} has no registered loss to build its problem from.")
+    return _prediction_problem(entry, kind, seed, fast)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -408,10 +269,10 @@ def train_catalog(*, epochs: int | None = None, fast: bool = False, names: Seque
     from jaxloss.train import History
 
     selected = [e.name for e in _registry.catalog()] if names is None else [_registry.info(n).name for n in names]
-    groups: dict[tuple[str, str], list[tuple[str, ToyProblem]]] = {}
+    groups: dict[tuple[str, str], list[tuple[str, ToyProblem]]] = {}  # by (toy kind, input kind)
     for name in selected:
         problem = toy_problem(name, seed=seed, fast=fast)
-        groups.setdefault((problem.kind, _registry.info(name).inputs), []).append((name, problem))
+        groups.setdefault((problem.kind, _registry.info(name).inputs.name), []).append((name, problem))
     options = {"progress": False, **fit_options}
     if epochs is not None:
         options["epochs"] = epochs

@@ -47,3 +47,18 @@ def test_check_prints_a_card_and_sets_the_exit_code(capsys):
         main(["check", "--dtype", "float64"])
     code, _, err = run(capsys, "check")
     assert code == 2 and "--all" in err
+
+
+def test_demo_lists_from_the_registry_and_rewrites_the_readme_gallery(capsys, tmp_path):
+    from jaxloss import demos
+
+    code, out, _ = run(capsys, "demo")
+    assert code == 0 and all(name in out for name in demos.DEMOS)
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- demos:start -->\nstale\n<!-- demos:end -->\n\nafter\n", encoding="utf-8")
+    code, out, _ = run(capsys, "demo", "--update-readme", str(readme))
+    text = readme.read_text(encoding="utf-8")
+    assert code == 0 and "stale" not in text and text.endswith("<!-- demos:end -->\n\nafter\n")
+    assert all(f"**`{name}`**: {demo.summary}." in text for name, demo in demos.DEMOS.items())
+    code, _, err = run(capsys, "demo", "darts", "--update-readme", str(readme))
+    assert code == 2 and "no demo name" in err

@@ -30,15 +30,72 @@ def _run(name, out):
     return result
 
 
-def test_every_demo_is_listed_and_has_a_script():
-    assert demos.names() == ["darts", "mse-vs-mae", "outliers", "cross-entropy", "loss-vs-accuracy", "training-curve",
-                             "overfitting", "loss-vs-metric", "descent", "landscape", "gradients", "playground-2d"]
-    for name in demos.names():
+def test_every_demo_module_and_script_is_listed_once():
+    """DEMOS is the one list: every module of jaxloss.demos and every script in demos/ is in it, and back."""
+    import pkgutil
+
+    listed = {demo.module for demo in demos.DEMOS.values()}
+    modules = {m.name for m in pkgutil.iter_modules(demos.__path__) if not m.name.startswith("_")}
+    assert modules == listed, "list each demo module in jaxloss.demos.DEMOS (and nothing else)"
+    scripts = {f[:-3] for f in os.listdir(os.path.join(ROOT, "demos")) if f.endswith(".py")} - {"make_gallery"}
+    assert scripts == listed, "each demo has a script demos/<module>.py (a copy of another one), and only they"
+    for name, demo in demos.DEMOS.items():
         module = demos.get(name)
-        assert module.NAME == name and module.BLURB and callable(module.run)
-        assert os.path.exists(os.path.join(ROOT, "demos", name.replace("-", "_") + ".py"))
+        assert demo.name == name == module.NAME and demo.summary and not demo.summary.endswith(".")
+        assert callable(module.run) and callable(module.main)
+    assert demos.names() == list(demos.DEMOS)
+    assert demos.names(gallery=True) == [n for n, d in demos.DEMOS.items() if d.in_gallery]
     with pytest.raises(KeyError, match="mse-vs-mae"):
         demos.get("mse_vs_ma")
+    with pytest.raises(KeyError, match="not listed in jaxloss.demos.DEMOS"):
+        demos.name_of("jaxloss.demos.no_such_demo")
+
+
+def test_readme_gallery_is_in_sync_with_the_registry():
+    from jaxloss.demos import _gallery
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    assert _gallery.readme_with_gallery(readme) == readme, (
+        "README's demo gallery is stale: run `jaxloss demo --update-readme README.md`"
+    )
+
+
+def test_a_script_runs_the_demo_it_is_named_after(tmp_path):
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "demos", "cross_entropy.py"), "--fast", "--out",
+                           str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
+    assert "== cross-entropy ==" in done.stdout and (tmp_path / "cross_entropy.png").exists()
+
+
+def test_a_demo_out_of_the_gallery_runs_by_name_only(monkeypatch, capsys):
+    import dataclasses
+
+    from jaxloss import cli
+    from jaxloss.demos import _gallery
+
+    monkeypatch.setitem(demos.DEMOS, "descent", dataclasses.replace(demos.DEMOS["descent"], in_gallery=False))
+    assert "descent" not in demos.names(gallery=True) and "descent" in demos.names()
+    assert "**`descent`**" not in _gallery.markdown()
+    assert cli.main(["demo"]) == 0
+    assert "(not in `all`)" in capsys.readouterr().out
+
+
+def test_trajectory_records_every_step():
+    import jax.numpy as jnp
+    import optax
+
+    from jaxloss.train import trajectory
+
+    walk = trajectory(lambda p: jnp.sum((p["w"] - 3.0) ** 2), {"w": jnp.zeros(2)}, optax.sgd(0.25), 5)
+    assert walk.losses.shape == (5,) and walk.path["w"].shape == (6, 2)
+    np.testing.assert_allclose(walk.path["w"][0], 0.0)
+    np.testing.assert_allclose(walk.path["w"][-1], walk.params["w"])
+    np.testing.assert_allclose(walk.losses, [2 * (3.0 * 0.5 ** k) ** 2 for k in range(5)], rtol=1e-6)
+    points = walk.points(every=2)
+    assert len(points) == 4 and float(points[-1]["w"][0]) == pytest.approx(float(walk.params["w"][0]))
+    with pytest.raises(ValueError, match="steps"):
+        trajectory(lambda p: p ** 2, 1.0, optax.sgd(0.1), -1)
 
 
 def test_darts(out):

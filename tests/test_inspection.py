@@ -87,10 +87,25 @@ def test_objective_report_per_example_gradients_match_a_loop():
 
 def test_plot_returns_a_figure():
     r = jl.inspect("huber", jnp.array([0.5, 2.0, 10.0]), jnp.zeros(3))
-    fig = r.plot(points=21)
     from jaxloss import plot
 
+    fig = plot.report(r, points=21)
     assert len(fig.axes) == 2 and fig._suptitle.get_text().startswith("huber")  # the subject names the figure
+    line = r.line(points=21)  # the data the figure draws: the entry with the largest gradient
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_xdata(), line.x)
+    assert line.label == "error p - t at (1,)" and line.current == 2.0
+    plot.close(fig)
+
+
+def test_figures_live_in_plot_only():
+    """Results keep their data; drawing them is plot's job (lower layers never import plot)."""
+    assert not hasattr(jl.Report, "plot") and not hasattr(jl.History, "plot")
+    from jaxloss import plot
+
+    fig = plot.history(jl.History({"epoch": [1, 2], "loss": [2.0, 1.0], "val_loss": [2.5, 1.5]}, monitor="val_loss",
+                                  best_epoch=2))
+    (ax,) = [a for a in fig.axes if a.get_visible()]
+    assert ax.get_title() == "loss" and [t.get_text() for t in ax.get_legend().get_texts()][:2] == ["train", "validation"]
     plot.close(fig)
 
 
@@ -117,6 +132,21 @@ def test_check_card_flags_a_nan_and_names_the_input():
     assert "zero predictions and zero targets" in flagged
     assert "gradient of predictions" in str(card) and "FLAGGED" in card._repr_html_()
     assert jl.check("huber", dtypes=["float32"]).ok
+
+
+def test_check_compiles_once_per_shape_and_dtype():
+    """The card's derivatives are one program per (loss, dtype, input shapes), reused across cases and
+    calls: checking case by case gives the same rows as checking all at once, and compiles nothing new."""
+    from jaxloss.inspection import _programs
+
+    name, dtypes = "huber", ("float32", "float16")
+    whole = jl.check(name, dtypes=dtypes)
+    programs = {k: v for k, v in _programs._PROGRAMS.items() if k[0] == id(jl.get(name))}
+    assert 0 < len(programs) < len(whole.rows) and all(p is not None for _, p in programs.values())
+    one_by_one = [row for i in range(len(jl.inspection.stability_cases(name))) for dt in dtypes
+                  for row in jl.check(name, cases=[i], dtypes=[dt]).rows]
+    assert one_by_one == whole.rows
+    assert {k for k in _programs._PROGRAMS if k[0] == id(jl.get(name))} == set(programs)
 
 
 def test_bad_input_is_a_clear_error():

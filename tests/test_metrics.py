@@ -509,30 +509,54 @@ def test_get_names_and_errors():
 
 def test_bad_input_messages():
     s, y = jnp.zeros((5, 3)), jnp.zeros(5, jnp.int32)
-    with pytest.raises(ValueError, match=r"accuracy: `predictions` must be class scores of shape targets.shape \+ \(K,\) = \(4, K\), got predictions \(5, 4\) and targets \(4,\)"):
+    with pytest.raises(ValueError, match=r"accuracy: integer class-index targets must have the predictions' shape without its class axis, \(5,\); got targets of shape \(4,\) for predictions of shape \(5, 4\)"):
         metrics.accuracy(jnp.zeros((5, 4)), jnp.zeros(4, jnp.int32))
-    with pytest.raises(TypeError, match=r"accuracy: `targets` must hold integer class indices, got dtype float"):
+    with pytest.raises(TypeError, match=r"accuracy: targets must hold integer class indices; got dtype float"):
         metrics.accuracy(s, jnp.zeros(5))
-    with pytest.raises(ValueError, match=r"accuracy: `top_k` must be in \[1, 3\], got 4"):
+    with pytest.raises(ValueError, match=r"accuracy: top_k=4 is out of range; top_k must be in \[1, 3\]"):
         metrics.accuracy(s, y, top_k=4)
-    with pytest.raises(TypeError, match=r"accuracy: `top_k` must be a Python value.*static_argnames"):
+    with pytest.raises(TypeError, match=r"accuracy: top_k must be a Python value.*static_argnames"):
         jax.jit(metrics.accuracy)(s, y, top_k=2)
-    with pytest.raises(ValueError, match=r"roc_auc: `scores` shape \(5, 3\) does not match `targets` shape \(5,\)"):
+    with pytest.raises(ValueError, match=r"roc_auc: scores and targets must have the same shape; got scores \(5, 3\) and targets \(5,\)"):
         metrics.roc_auc(s, y)
-    with pytest.raises(ValueError, match=r"binary_accuracy: `predictions` shape \(4,\) does not match `targets` shape \(5,\)"):
+    with pytest.raises(ValueError, match=r"binary_accuracy: predictions and targets must have the same shape; got predictions \(4,\) and targets \(5,\)"):
         metrics.binary_accuracy(jnp.zeros(4), jnp.zeros(5))
-    with pytest.raises(ValueError, match=r"mean_absolute_error: `weights` of shape \(3,\) cannot be broadcast to the sample shape \(5,\)"):
+    with pytest.raises(ValueError, match=r"mean_absolute_error: weights of shape \(3,\) does not broadcast to the per-example loss shape \(5,\)"):
         metrics.mean_absolute_error(jnp.zeros(5), jnp.zeros(5), weights=jnp.ones(3))
-    with pytest.raises(TypeError, match=r"log_loss: `where` must be a boolean mask, got dtype int"):
+    with pytest.raises(TypeError, match=r"log_loss: where must be a boolean mask \(True = include\); got dtype int"):
         metrics.log_loss(jnp.zeros(5), jnp.zeros(5), where=jnp.ones(5, jnp.int32))
     with pytest.raises(ValueError, match=r"f1_score: average='binary' needs two classes but the input has 3"):
         metrics.f1_score(s, y)
-    with pytest.raises(ValueError, match=r"precision: `average` must be one of"):
+    with pytest.raises(ValueError, match=r"precision: average='samples' is not valid; choose one of"):
         metrics.precision(s, y, average="samples")
-    with pytest.raises(ValueError, match=r"confusion_matrix: num_classes=4 but `predictions` has 3 class scores"):
+    with pytest.raises(ValueError, match=r"confusion_matrix: num_classes=4 but predictions has 3 class scores"):
         metrics.confusion_matrix(s, y, num_classes=4)
-    with pytest.raises(TypeError, match=r"confusion_matrix: `targets` must hold integer"):
+    with pytest.raises(TypeError, match=r"confusion_matrix: targets must hold integer"):
         metrics.confusion_matrix(jnp.zeros(5, jnp.int32), jnp.zeros(5))
+
+
+def _message(f, *args, **kwargs):
+    with pytest.raises((TypeError, ValueError)) as err:
+        f(*args, **kwargs)
+    return f"{err.type.__name__}: {err.value}"
+
+
+@pytest.mark.parametrize("name", ["mean_absolute_error", "mean_squared_error"])
+def test_metrics_and_losses_share_the_input_checks(name):
+    """One validation path: a metric and the loss of the same name say the same thing for the same input."""
+    import jaxloss
+
+    z = jnp.zeros(5)
+    cases = [((jnp.zeros(4), z), {}), ((z, z), {"weights": jnp.array([1.0, -1.0, 1.0, 1.0, 1.0])}),
+             ((z, z), {"weights": jnp.ones(3)}), ((z, z), {"weights": jnp.ones(5, bool)}),
+             ((z, z), {"where": jnp.ones(5, jnp.int32)}), ((z, z), {"where": jnp.ones(3, bool)}),
+             (({"logits": z}, z), {}), (("abc", z), {})]
+    for args, kwargs in cases:
+        assert _message(getattr(metrics, name), *args, **kwargs) == _message(getattr(jaxloss, name), *args, **kwargs)
+    # class scores against class indices: the classification losses' wording, under each function's name
+    p, t = jnp.zeros((5, 4)), jnp.zeros(4, jnp.int32)
+    assert (_message(metrics.log_loss, p, t).replace("log_loss", "softmax_cross_entropy")
+            == _message(jaxloss.softmax_cross_entropy, p, t))
 
 
 # --------------------------------------------------------------------------------------------------

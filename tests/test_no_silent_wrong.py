@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 
 import jaxloss as jl
-from jaxloss import _samples
+from jaxloss import _kinds
 
 ENTRIES = jl.catalog()
 NAMES = [e.name for e in ENTRIES]
 
 
-def sample(name: str, seed: int = 0, n: int = 6) -> _samples.Sample:
-    return _samples.random_inputs(jl.info(name).inputs, np.random.default_rng(seed), n)
+def sample(name: str, seed: int = 0, n: int = 6) -> _kinds.Sample:
+    return jl.info(name).inputs.random(np.random.default_rng(seed), n)
 
 
 def _cases(kind: str):
@@ -79,7 +79,7 @@ def test_weights_must_be_non_negative_numbers(name):
     entry = jl.info(name)
     s = sample(name)
     args, kwargs = s.cast(np.float32)
-    shape = _samples.example_shape(entry.inputs, s)
+    shape = entry.inputs.example_shape(s)
     for bad in (-1.0, np.nan, np.inf):
         w = np.ones(shape, np.float32)
         w.flat[1] = bad
@@ -119,11 +119,11 @@ def test_no_example_means_zero(name):
 
 # The value a target of each kind must never take, and where it goes (positional index of the targets).
 BAD_TARGETS = {
-    "binary_logits": (1, 2.0), "signed_binary": (1, 2.0), "multilabel_logits": (1, 1.5),
-    "pairwise_scores": (2, 0.5), "distances": (1, 0.0), "embedding_pairs": (2, 0.0),
-    "embedding_pairs_binary": (2, 2.0), "segmentation_binary": (1, 1.5), "class_distribution": (1, -0.5),
-    "nonnegative_measure": (1, -1.0), "count_regression": (1, -1.0), "ranking_lists": (1, -1.0),
-    "multilabel_indices": (1, 7), "ctc": (1, 9),
+    _kinds.BINARY_LOGITS: (1, 2.0), _kinds.SIGNED_BINARY: (1, 2.0), _kinds.MULTILABEL_LOGITS: (1, 1.5),
+    _kinds.PAIRWISE_SCORES: (2, 0.5), _kinds.DISTANCES: (1, 0.0), _kinds.EMBEDDING_PAIRS: (2, 0.0),
+    _kinds.EMBEDDING_PAIRS_BINARY: (2, 2.0), _kinds.SEGMENTATION_BINARY: (1, 1.5), _kinds.CLASS_DISTRIBUTION: (1, -0.5),
+    _kinds.NONNEGATIVE_MEASURE: (1, -1.0), _kinds.COUNT_REGRESSION: (1, -1.0), _kinds.RANKING_LISTS: (1, -1.0),
+    _kinds.MULTILABEL_INDICES: (1, 7), _kinds.CTC: (1, 9),
 }
 # Kinds whose targets take any value for some of their losses (documented conventions):
 # RankNet reads only the order of the relevance; MSLE clips negative values to 0 and MAPE divides by
@@ -250,7 +250,8 @@ def test_log_loss_metric_equals_the_losses_at_zero_and_one(dtype):
 
 # -- inspection -----------------------------------------------------------------------------------------
 
-COMPOSABLE = [e.name for e in ENTRIES if e.inputs in ("regression", "binary_logits", "signed_binary", "class_logits")]
+COMPOSABLE = [e.name for e in ENTRIES if e.inputs in (_kinds.REGRESSION, _kinds.BINARY_LOGITS, _kinds.SIGNED_BINARY,
+                                                      _kinds.CLASS_LOGITS)]
 # One loss per kind of input: the kind decides what an error is (second derivatives compile slowly).
 PER_KIND = list({jl.info(n).inputs: n for n in reversed(COMPOSABLE)}.values())
 
@@ -435,7 +436,7 @@ def test_random_weights_and_masks_match_the_reference(name, seed, zero_share, ma
     weights with zeros, masks, including all-zero weights and all-false masks)."""
     entry = jl.info(name)
     rng = np.random.default_rng(seed)
-    s = _samples.random_inputs(entry.inputs, rng, 6)
+    s = entry.inputs.random(rng, 6)
     args, kwargs = s.cast(np.float64)
     per_example = np.asarray(REFERENCES[name](*args, **kwargs), np.float64)
     w = rng.uniform(0.1, 2.0, per_example.shape) * (rng.uniform(size=per_example.shape) >= zero_share)

@@ -13,7 +13,7 @@ import optax
 import pytest
 
 import jaxloss as jl
-from jaxloss import _optax_names, cli
+from jaxloss import _kinds, _optax_names, cli
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(6, 5))
@@ -37,6 +37,8 @@ OPTAX_CASES = {
     "sigmoid_focal_loss": ((SCORES, BINARY), (SCORES, BINARY), {}),
     "hinge_loss": ((SCORES, 2 * BINARY - 1), (SCORES, 2 * BINARY - 1), {}),
     "multiclass_hinge_loss": ((X, LABELS), (X, LABELS), {}),
+    "perceptron_loss": ((SCORES, 2 * BINARY - 1), (SCORES, 2 * BINARY - 1), {}),
+    "multiclass_perceptron_loss": ((X, LABELS), (X, LABELS), {}),
     "huber_loss": ((P, T), (P, T), {}),
     "squared_error": ((P, T), (P, T), {}),
     "log_cosh": ((P, T), (P, T), {}),
@@ -118,7 +120,7 @@ def test_a_per_example_function_is_averaged_everywhere():
 
 
 def test_focal_takes_class_logits_too():
-    assert jl.info("focal").accepts("class_logits") and jl.info("focal").accepts("binary_logits")
+    assert jl.info("focal").accepts(_kinds.CLASS_LOGITS) and jl.info("focal").accepts(_kinds.BINARY_LOGITS)
     card = jl.check(jl.term("cross_entropy") + jl.term("focal"))
     assert "class_logits" in card.summary() and not card.flagged
 
@@ -131,9 +133,9 @@ import matplotlib
 matplotlib.use("module://matplotlib_inline.backend_inline")
 import matplotlib.pyplot as plt, jax.numpy as jnp, jaxloss as jl
 h = jl.History({"epoch": [1, 2], "loss": [2.0, 1.0], "val_loss": [2.5, 1.5]})
-fig = h.plot()
+fig = jl.plot.history(h)
 report = jl.inspect("huber", jnp.array([0.5, 2.0]), jnp.zeros(2))
-fig2 = report.plot()
+fig2 = jl.plot.report(report)
 print(type(fig).__name__, type(fig2).__name__, plt.get_fignums())
 """
 
@@ -151,7 +153,7 @@ def test_history_plot_is_a_grid_that_keeps_its_labels(tmp_path):
     for key in ("loss/a", "loss/b", "auc", "f1", "weight/b"):
         values[key] = [0.1, 0.2, 0.3]
         values["val_" + key if not key.startswith("weight") else key] = [0.1, 0.2, 0.3]
-    fig = jl.History(values).plot(title="run")
+    fig = jl.plot.history(jl.History(values), title="run")
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert len(visible) == 6 and fig.get_size_inches()[0] <= 3 * 4.4 + 1e-9  # 2 rows of 3, not 6 in a row
     fig.canvas.draw()
@@ -169,7 +171,7 @@ def test_an_objective_report_plots_against_a_named_parameter():
 
     params = {"w1": jnp.ones((2, 3)) * 0.3, "w2": jnp.ones(3)}
     report = jl.inspect(jl.objective(model, "mse"), params, (jnp.ones((4, 2)), jnp.zeros(4)))
-    fig = report.plot()
+    fig = jl.plot.report(report)
     value_ax, derivative_ax = fig.axes[:2]
     assert value_ax.get_xlabel().startswith("parameter w") and "predictions" not in value_ax.get_xlabel()
     assert value_ax.get_title() == "value" and derivative_ax.get_title() == "derivative"

@@ -15,9 +15,9 @@ from jaxloss import toys
 
 def test_every_registered_toy_kind_is_supported():
     for entry in jl.catalog():
-        assert entry.toy_problem in toys.KINDS, f"{entry.name}: toy kind {entry.toy_problem!r} has no builder"
+        assert toys.KINDS[entry.toy_problem.name] is entry.toy_problem, f"{entry.name}: {entry.toy_problem!r} unknown"
         problem = jl.toy_problem(entry.name, fast=True)
-        assert problem.kind == entry.toy_problem and problem.loss is not None
+        assert problem.kind == entry.toy_problem.name and problem.loss is not None
 
 
 def test_unknown_kind_is_a_clear_error():
@@ -27,7 +27,7 @@ def test_unknown_kind_is_a_clear_error():
 
 def test_kind_gives_a_problem_and_a_loss():
     problem = jl.toy_problem("regression_outliers", seed=1)
-    assert problem.name in [e.name for e in jl.catalog() if e.toy_problem == "regression_outliers"]
+    assert problem.name in [e.name for e in jl.catalog() if e.toy_problem is toys.KINDS["regression_outliers"]]
     assert problem.val is not None and problem.train[0].shape[0] == 512
 
 

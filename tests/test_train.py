@@ -114,7 +114,7 @@ def test_early_stopping_restores_best_and_marks_history():
     assert "early-stopped at epoch 2" in r.message
     assert [c[0] for c in calls] == [1, 2]
     assert r.params is r.best_params and r.last_params is not r.best_params
-    fig = r.history.plot()
+    fig = jl.plot.history(r.history)
     assert len(fig.axes) >= 1
     jl.plot.close(fig) if hasattr(jl, "plot") else None
 

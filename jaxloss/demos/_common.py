@@ -74,10 +74,15 @@ def finish(figs: dict[str, Any], out_dir: str | os.PathLike[str], *, formats: Se
     return written
 
 
-def parse_args(name: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=f"demos/{name.replace('-', '_')}.py", description=f"jaxloss demo: {name}")
+def parser_for(name: str) -> argparse.ArgumentParser:
+    """The command line of ``python demos/<module>.py`` with the options every demo takes."""
+    from jaxloss import demos
+
+    demo = demos.DEMOS[name]
+    parser = argparse.ArgumentParser(prog=f"demos/{demo.module}.py",
+                                     description=f"jaxloss demo {name}: {demo.summary}.")
     add_options(parser)
-    return parser.parse_args(argv)
+    return parser
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -89,11 +94,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def script_main(name: str, argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python demos/<name>.py`` (the same options as ``jaxloss demo NAME``)."""
+    """A demo's ``main(argv)``: ``python demos/<module>.py`` and ``jaxloss demo NAME --opt`` land here."""
     from jaxloss import demos
 
     module = demos.get(name)
-    args = parse_args(name, argv)
+    args = parser_for(name).parse_args(argv)
     result = module.run(args.out, fast=args.fast, formats=tuple(args.format or ("png",)), show=args.show)
     print(result.report())
     sys.stdout.flush()
@@ -103,32 +108,6 @@ def script_main(name: str, argv: Sequence[str] | None = None) -> int:
 def line_model(params: Any, inputs: Any) -> Any:
     """``w * x + b``: the two-parameter model several demos fit."""
     return params["w"] * inputs + params["b"]
-
-
-def descend(objective: Any, params: Any, optimizer: Any, steps: int) -> tuple[Any, Any, Any]:
-    """``steps`` optax updates of ``objective(params)`` in one ``jit(lax.scan)``.
-
-    Returns ``(final params, losses (steps,), path)`` where ``path`` is the parameter pytree stacked
-    over the ``steps + 1`` points visited (for drawing optimizer paths on a landscape).
-    ``jaxloss.fit`` is the training loop for data; this is the bare loop over every step.
-    """
-    import jax
-    import optax
-
-    @jax.jit
-    def loop(p: Any) -> Any:
-        def step(carry: Any, _: Any) -> Any:
-            p, state = carry
-            value, grads = jax.value_and_grad(objective)(p)
-            updates, state = optimizer.update(grads, state, p)
-            return (optax.apply_updates(p, updates), state), (value, p)
-
-        (final, _), (values, path) = jax.lax.scan(step, (p, optimizer.init(p)), None, length=steps)
-        return final, values, path
-
-    final, values, path = loop(params)
-    path = jax.tree_util.tree_map(lambda a, b: jax.numpy.concatenate([a, b[None]], axis=0), path, final)
-    return final, values, path
 
 
 def mlp_init(key: Any, sizes: Sequence[int], dtype: Any = None) -> list[dict[str, Any]]:

@@ -16,11 +16,10 @@ import numpy as np
 
 import jaxloss as jl
 from jaxloss import plot
+from jaxloss.demos import name_of
 from jaxloss.demos._common import DemoResult, Timer, finish, script_main
 
-NAME = "cross-entropy"
-TITLE = "Cross-entropy and confidence"
-BLURB = "the cost of a 70/20/10 prediction for each true class, and -log p with its three zones"
+NAME = name_of(__name__)  # its entry in jaxloss.demos.DEMOS says what it shows
 
 CLASSES = ("dog", "cat", "fish")
 PROBS = (0.7, 0.2, 0.1)

@@ -17,11 +17,10 @@ import numpy as np
 
 import jaxloss as jl
 from jaxloss import plot
+from jaxloss.demos import name_of
 from jaxloss.demos._common import DemoResult, Timer, finish, script_main
 
-NAME = "darts"
-TITLE = "A loss is the distance to the bullseye"
-BLURB = "two rounds of darts, tight and scattered: each throw's distance is its error, scored by MSE and MAE"
+NAME = name_of(__name__)  # its entry in jaxloss.demos.DEMOS says what it shows
 
 
 def _board(ax: Any, throws: np.ndarray, distances: np.ndarray, title: str, color: str, mse: float, mae: float) -> None:

@@ -2,7 +2,8 @@
 
 The grid is read from the registry: one panel per registered loss, so a newly registered loss shows
 up here by itself. Each panel is the training loss of ``jaxloss.toy_problem(name)`` under full-batch
-steps of the problem's optax optimizer; a healthy panel goes down.
+steps of the problem's optax optimizer, as ``jaxloss.train_catalog`` trains them (with ``jaxloss.fit``,
+the whole catalog in one compiled program); a healthy panel goes down.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ import numpy as np
 
 import jaxloss as jl
 from jaxloss import plot, toys
-from jaxloss.demos._common import DemoResult, Timer, descend, finish, script_main
+from jaxloss.demos import name_of
+from jaxloss.demos._common import DemoResult, Timer, finish, script_main
 
-NAME = "descent"
-TITLE = "Gradient descent on each loss"
-BLURB = "every registered loss trained on its toy problem: a grid of training curves, one panel per loss"
+NAME = name_of(__name__)  # its entry in jaxloss.demos.DEMOS says what it shows
 
 COLUMNS = 8
 #: Beyond the house palette's six readable colours, Paul Tol's colour-blind-safe "muted" set.
@@ -31,24 +31,7 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
         show: bool = False) -> DemoResult:
     timer = Timer()
     entries = jl.catalog()
-    curves: dict[str, np.ndarray] = {}
-    failures: dict[str, str] = {}
-    for entry in entries:
-        try:  # one loss at a time, so that one broken toy problem does not hide the others
-            problem = toys.toy_problem(entry.name, fast=True)
-            inputs, targets = problem.train
-
-            def objective(params, problem=problem, inputs=inputs, targets=targets):
-                return problem.loss(problem.model(params, inputs), targets)
-
-            # Full-batch steps in one jit(lax.scan): a third of the compile time of jaxloss.fit's epoch
-            # program (shuffling, validation, NaN guard), which matters with one compile per loss.
-            _, values, _ = descend(objective, problem.params, problem.optimizer, 4 if fast else 30)
-            curves[entry.name] = np.asarray(values, dtype=float)
-            if not np.all(np.isfinite(curves[entry.name])):
-                failures[entry.name] = "non-finite loss"
-        except Exception as err:  # noqa: BLE001 - shown in the panel and the summary
-            failures[entry.name] = f"{type(err).__name__}: {err}"[:120]
+    curves, failures = train(entries, steps=4 if fast else 30)
 
     families = list(dict.fromkeys(e.family for e in entries))
     colors = plot.PALETTE[:6] + FAMILY_EXTRA_COLORS
@@ -88,6 +71,32 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
     numbers = {"losses": len(entries), "panels": len(entries), "decreased": len(decreased), "failed": len(failures)}
     return DemoResult(NAME, figures, summary, numbers,
                       {"curves": curves, "failures": failures, "names": [e.name for e in entries]}, timer.seconds)
+
+
+def train(entries: Sequence[jl.LossInfo], steps: int) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Each loss's training curve (``steps`` full-batch steps on its fast toy problem) and what failed.
+
+    All at once (one compiled program); if that fails, one loss at a time, so that one broken loss
+    does not hide the others.
+    """
+    names = [e.name for e in entries]
+    try:
+        histories = toys.train_catalog(names=names, fast=True, epochs=steps)
+        if all(getattr(h, "status", "completed") == "completed" for h in histories.values()):
+            return {n: np.asarray(h["loss"], dtype=float) for n, h in histories.items()}, {}
+    except Exception:  # noqa: BLE001 - found out loss by loss below
+        pass
+    curves: dict[str, np.ndarray] = {}
+    failures: dict[str, str] = {}
+    for name in names:
+        try:
+            history = toys.train_catalog(names=[name], fast=True, epochs=steps)[name]
+            curves[name] = np.asarray(history["loss"], dtype=float)
+            if getattr(history, "status", "completed") != "completed" or not np.all(np.isfinite(curves[name])):
+                failures[name] = "non-finite loss"
+        except Exception as err:  # noqa: BLE001 - shown in the panel and the summary
+            failures[name] = f"{type(err).__name__}: {err}"[:120]
+    return curves, failures
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,12 +17,11 @@ import numpy as np
 
 import jaxloss as jl
 from jaxloss import compose, plot
+from jaxloss.demos import name_of
 from jaxloss.demos._common import DemoResult, Timer, finish, line_model, script_main
 from jaxloss.demos.outliers import TRUE_INTERCEPT, TRUE_SLOPE, data
 
-NAME = "gradients"
-TITLE = "Which examples dominate the gradient"
-BLURB = "the gradient inspector on a batch with outliers: per-example gradient norms under MSE against Huber"
+NAME = name_of(__name__)  # its entry in jaxloss.demos.DEMOS says what it shows
 
 
 def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, formats: tuple[str, ...] = ("png",),

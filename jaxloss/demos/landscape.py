@@ -21,12 +21,12 @@ import optax
 
 import jaxloss as jl
 from jaxloss import plot
-from jaxloss.demos._common import DemoResult, Timer, descend, finish, line_model, mlp, mlp_init, script_main
+from jaxloss.demos import name_of
+from jaxloss.demos._common import DemoResult, Timer, finish, line_model, mlp, mlp_init, script_main
 from jaxloss.demos.outliers import data as outlier_data
+from jaxloss.train import trajectory
 
-NAME = "landscape"
-TITLE = "Loss landscapes and optimizer paths"
-BLURB = "2-D loss surfaces (MSE vs MAE) with SGD, momentum and Adam paths; an MLP on filter-normalized and PCA planes"
+NAME = name_of(__name__)  # its entry in jaxloss.demos.DEMOS says what it shows
 
 #: (label, optimizer, under MSE and under MAE): learning rates suited to each loss's gradient scale.
 OPTIMIZERS = {
@@ -55,9 +55,9 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
 
         paths = {}
         for name, pair in OPTIMIZERS.items():
-            final, _, path = descend(objective, start, pair[col], steps)
-            paths[name] = [{"w": w, "b": b} for w, b in zip(np.asarray(path["w"]), np.asarray(path["b"]))]
-            finals[f"{label} {name}"] = (float(final["w"]), float(final["b"]))
+            walk = trajectory(objective, start, pair[col], steps)
+            paths[name] = walk.points()
+            finals[f"{label} {name}"] = (float(walk.params["w"]), float(walk.params["b"]))
         ax = axes1[0, col]
         land = plot.landscape_surface(objective, start, directions="axes", trajectories=paths,
                                       span=(-3.5 - w0, 5.0 - w0, -2.0 - b0, 6.0 - b0),
@@ -83,14 +83,14 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
         return jl.mean_squared_error(mlp(p, xm), ym)
 
     mlp_steps = 100 if fast else 400
-    trained, values, path = descend(mlp_objective, params, optax.adam(1e-2), mlp_steps)
-    stride = max(1, mlp_steps // 60)
-    trajectory = [jax.tree_util.tree_map(lambda a, i=i: a[i], path) for i in range(0, mlp_steps + 1, stride)]
+    mlp_walk = trajectory(mlp_objective, params, optax.adam(1e-2), mlp_steps)
+    trained, values = mlp_walk.params, mlp_walk.losses
     fig2, axes2 = plot.new_figure(1, 2, width=12.5, height=5.0)
     plot.loss_landscape(mlp_objective, trained, directions="filter", span=1.0, resolution=resolution, seed=0,
                         ax=axes2[0, 0], title="MLP: filter-normalized random directions")
-    plot.loss_landscape(mlp_objective, trained, directions="pca", trajectories={"Adam": trajectory},
-                        resolution=resolution, ax=axes2[0, 1], title="MLP: the trajectory's principal plane")
+    plot.loss_landscape(mlp_objective, trained, directions="pca",
+                        trajectories={"Adam": mlp_walk.points(every=mlp_steps // 60)}, resolution=resolution,
+                        ax=axes2[0, 1], title="MLP: the trajectory's principal plane")
     filt, pca = fig2.landscape
     for ax in axes2[0]:
         ax.plot(0, 0, "*", color="white", markersize=14, markeredgecolor="black", label="trained weights")

@@ -16,11 +16,10 @@ import numpy as np
 
 import jaxloss as jl
 from jaxloss import metrics, plot
+from jaxloss.demos import name_of
 from jaxloss.demos._common import DemoResult, Timer, finish, script_main
 
-NAME = "loss-vs-accuracy"
-TITLE = "Same accuracy, different loss"
-BLURB = "two classifiers with 90/100 right and very different cross-entropy: accuracy hides how wrong they were"
+NAME = name_of(__name__)  # its entry in jaxloss.demos.DEMOS says what it shows
 
 
 def _probabilities(rng: np.random.Generator, right: tuple[float, float], wrong: tuple[float, float]) -> np.ndarray:

@@ -19,12 +19,11 @@ import optax
 
 import jaxloss as jl
 from jaxloss import plot
+from jaxloss.demos import name_of
 from jaxloss.demos._common import DemoResult, Timer, finish, script_main
 from jaxloss.train import EarlyStopping, fit
 
-NAME = "loss-vs-metric"
-TITLE = "The loss is optimized, the metric is reported"
-BLURB = "cross-entropy moves smoothly while accuracy jumps in steps; early stopping on validation AUC"
+NAME = name_of(__name__)  # its entry in jaxloss.demos.DEMOS says what it shows
 
 
 def linear(params: dict, x: jax.Array) -> jax.Array:

@@ -15,11 +15,10 @@ import numpy as np
 
 import jaxloss as jl
 from jaxloss import plot
+from jaxloss.demos import name_of
 from jaxloss.demos._common import DemoResult, Timer, finish, script_main
 
-NAME = "mse-vs-mae"
-TITLE = "MSE against MAE"
-BLURB = "loss and gradient against the error for MSE, MAE, Huber and log-cosh: squares punish big errors"
+NAME = name_of(__name__)  # its entry in jaxloss.demos.DEMOS says what it shows
 
 LOSSES = {"MSE": "mean_squared_error", "MAE": "mean_absolute_error", "Huber (delta=1)": "huber", "log-cosh": "log_cosh"}
 

@@ -18,11 +18,11 @@ import optax
 
 import jaxloss as jl
 from jaxloss import plot
-from jaxloss.demos._common import DemoResult, Timer, descend, finish, line_model, script_main
+from jaxloss.demos import name_of
+from jaxloss.demos._common import DemoResult, Timer, finish, line_model, script_main
+from jaxloss.train import trajectory
 
-NAME = "outliers"
-TITLE = "Outliers pull MSE, not MAE or Huber"
-BLURB = "a line fitted with optax under MSE, MAE and Huber: five outliers drag the MSE line, not the others"
+NAME = name_of(__name__)  # its entry in jaxloss.demos.DEMOS says what it shows
 
 TRUE_SLOPE, TRUE_INTERCEPT = 0.8, 1.0
 LOSSES = {
@@ -50,9 +50,9 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
     epochs = 60 if fast else 150
     optimizer = optax.adam(optax.cosine_decay_schedule(0.15, epochs))
     fits, histories = {}, {}
-    for label, loss in LOSSES.items():
+    for label, loss in LOSSES.items():  # full-batch steps in one scan (fit's epoch program compiles 2x longer)
         params = {"w": jnp.zeros((), jnp.float32), "b": jnp.zeros((), jnp.float32)}
-        final, values, _ = descend(lambda p, loss=loss: loss(line_model(p, x), y), params, optimizer, epochs)
+        final, values, _ = trajectory(lambda p, loss=loss: loss(line_model(p, x), y), params, optimizer, epochs)
         fits[label] = (float(final["w"]), float(final["b"]))
         histories[label] = np.asarray(values)
 

@@ -17,12 +17,11 @@ import optax
 
 import jaxloss as jl
 from jaxloss import plot
+from jaxloss.demos import name_of
 from jaxloss.demos._common import DemoResult, Timer, finish, script_main
 from jaxloss.train import EarlyStopping, fit
 
-NAME = "overfitting"
-TITLE = "Overfitting and early stopping"
-BLURB = "a degree-15 polynomial on 14 points: training loss falls, validation loss turns up; early stopping"
+NAME = name_of(__name__)  # its entry in jaxloss.demos.DEMOS says what it shows
 
 DEGREE = 15
 

@@ -13,11 +13,10 @@ settings save to and load from JSON, so an experiment can be shared and rerun ex
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -25,16 +24,40 @@ import numpy as np
 import optax
 
 import jaxloss as jl
-from jaxloss import _json_state, plot
-from jaxloss.demos._common import DemoResult, Timer, add_options, descend, mlp, mlp_init
+from jaxloss import _json_state, _kinds, plot
+from jaxloss.demos import name_of
+from jaxloss.demos._common import DemoResult, Timer, mlp, mlp_init, parser_for
+from jaxloss.train import trajectory
 
-NAME = "playground-2d"
-TITLE = "A 2-D playground: dataset, MLP and a loss from the catalog"
-BLURB = "an MLP on a 2-D dataset with a loss from the catalog: evolving decision boundary (GIF), per-point gradients"
+NAME = name_of(__name__)  # its entry in jaxloss.demos.DEMOS says what it shows
 
 DATASETS = ("moons", "circles", "spiral", "blobs")
-#: Input kinds the playground can train, and how it encodes the two classes for them.
-SUPPORTED_INPUTS = ("binary_logits", "signed_binary", "regression", "class_logits")
+
+
+class _Encoding(NamedTuple):
+    """How the playground trains a loss of one input kind on two classes."""
+
+    outputs: int                                   # network outputs
+    targets: Callable[[np.ndarray], jax.Array]     # labels in {0, 1} -> the loss's targets
+    score: Callable[[jax.Array], jax.Array]        # network output -> decision score (> 0: class 1)
+
+
+def _signed(y: np.ndarray) -> jax.Array:
+    return jnp.asarray(2.0 * y - 1.0, jnp.float32)  # +-1
+
+
+#: The input kinds the playground can train (the one place this file reads input kinds).
+ENCODINGS = {
+    _kinds.BINARY_LOGITS: _Encoding(1, lambda y: jnp.asarray(y, jnp.float32), lambda out: out),
+    _kinds.SIGNED_BINARY: _Encoding(1, _signed, lambda out: out),
+    _kinds.REGRESSION: _Encoding(1, _signed, lambda out: out),
+    _kinds.CLASS_LOGITS: _Encoding(2, lambda y: jnp.asarray(y, jnp.int32), lambda out: out[..., 1] - out[..., 0]),
+}
+
+
+def _kind(entry: jl.LossInfo) -> _kinds.InputKind:
+    """A loss's input kind (an object of ``jaxloss._kinds``)."""
+    return entry.inputs
 
 
 @dataclasses.dataclass
@@ -68,9 +91,9 @@ class Settings:
         if self.dataset not in DATASETS:
             raise ValueError(f"playground-2d: dataset={self.dataset!r}; choose one of {DATASETS}.")
         entry = jl.info(self.loss)
-        if entry.inputs not in SUPPORTED_INPUTS:
-            names = [e.name for e in jl.catalog() if e.inputs in SUPPORTED_INPUTS]
-            raise ValueError(f"playground-2d: loss {entry.name!r} takes {entry.inputs!r} inputs; the playground "
+        if _kind(entry) not in ENCODINGS:
+            names = [e.name for e in jl.catalog() if _kind(e) in ENCODINGS]
+            raise ValueError(f"playground-2d: loss {entry.name!r} takes {_kind(entry).name!r} inputs; the playground "
                              f"trains losses on logits, scores or labels: {', '.join(names)}.")
         for key in self.options:
             if key not in entry.hyperparameters:
@@ -111,34 +134,21 @@ def make_dataset(s: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return x * 1.5, y.astype(np.int32), xt * 1.5, yt.astype(np.int32)
 
 
-def _encode(entry: jl.LossInfo, y: np.ndarray) -> jax.Array:
-    if entry.inputs == "binary_logits":
-        return jnp.asarray(y, jnp.float32)
-    if entry.inputs == "class_logits":
-        return jnp.asarray(y, jnp.int32)
-    return jnp.asarray(2.0 * y - 1.0, jnp.float32)  # signed_binary and regression: +-1
-
-
-def _score(entry: jl.LossInfo, out: jax.Array) -> jax.Array:
-    """Decision score (> 0 means class 1) from the network output."""
-    return out[..., 1] - out[..., 0] if entry.inputs == "class_logits" else out
-
-
 def train(s: Settings) -> dict[str, Any]:
     """Trains the experiment; returns the arrays behind the figure."""
     s = s.checked()
     entry = jl.info(s.loss)
+    encoding = ENCODINGS[_kind(entry)]
     x, y, xt, yt = make_dataset(s)
-    t, tt = _encode(entry, y), _encode(entry, yt)
-    outputs = 2 if entry.inputs == "class_logits" else 1
-    params = mlp_init(jax.random.key(s.seed), (2, *s.hidden, outputs))
+    t, tt = encoding.targets(y), encoding.targets(yt)
+    params = mlp_init(jax.random.key(s.seed), (2, *s.hidden, encoding.outputs))
     loss_fn = entry.fn
     opts = dict(s.options)
 
     def objective(p: Any) -> jax.Array:
         return loss_fn(mlp(p, jnp.asarray(x)), t, **opts)
 
-    _, values, path = descend(objective, params, optax.adam(s.learning_rate), s.steps)
+    _, values, path = trajectory(objective, params, optax.adam(s.learning_rate), s.steps)
     take = np.unique(np.linspace(0, s.steps, s.frames).astype(int))
     snapshots = [jax.tree_util.tree_map(lambda a, i=i: a[i], path) for i in take]
     xx, yy = np.meshgrid(np.linspace(-2.6, 2.6, 70), np.linspace(-2.6, 2.6, 70))
@@ -148,9 +158,9 @@ def train(s: Settings) -> dict[str, Any]:
         out, out_t = mlp(p, jnp.asarray(x)), mlp(p, jnp.asarray(xt))
         per_point = jax.grad(lambda o: jnp.sum(loss_fn(o, t, reduction="none", **opts)))(out)
         push = jnp.sqrt(jnp.sum(jnp.reshape(per_point ** 2, (len(x), -1)), axis=1))
-        acc = jnp.mean((_score(entry, out) > 0) == (jnp.asarray(y) == 1))
-        acc_t = jnp.mean((_score(entry, out_t) > 0) == (jnp.asarray(yt) == 1))
-        return loss_fn(out, t, **opts), loss_fn(out_t, tt, **opts), acc, acc_t, push, _score(entry, mlp(p, grid))
+        acc = jnp.mean((encoding.score(out) > 0) == (jnp.asarray(y) == 1))
+        acc_t = jnp.mean((encoding.score(out_t) > 0) == (jnp.asarray(yt) == 1))
+        return loss_fn(out, t, **opts), loss_fn(out_t, tt, **opts), acc, acc_t, push, encoding.score(mlp(p, grid))
 
     stacked = jax.tree_util.tree_map(lambda a: a[take], path)
     train_loss, test_loss, acc, acc_t, push, scores = (np.asarray(a) for a in jax.jit(jax.vmap(measures))(stacked))
@@ -255,8 +265,7 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="demos/playground_2d.py", description=TITLE)
-    add_options(parser)
+    parser = parser_for(NAME)
     parser.add_argument("--settings", help="JSON settings file to load")
     parser.add_argument("--save-settings", help="write the settings to this JSON file")
     for field in dataclasses.fields(Settings):

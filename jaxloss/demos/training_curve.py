@@ -17,12 +17,11 @@ import optax
 
 import jaxloss as jl
 from jaxloss import plot
+from jaxloss.demos import name_of
 from jaxloss.demos._common import DemoResult, Timer, finish, mlp, mlp_init, script_main
 from jaxloss.train import fit
 
-NAME = "training-curve"
-TITLE = "A healthy training curve"
-BLURB = "an MLP trained with optax: high loss, sharp drop, gradual flattening, with the three phases marked"
+NAME = name_of(__name__)  # its entry in jaxloss.demos.DEMOS says what it shows
 
 
 def phases(loss: np.ndarray, low: float = 0.1, high: float = 0.9) -> tuple[int, int]:

@@ -17,145 +17,50 @@ Conventions of this family:
   (padding), exactly as ``where=`` would.
 - Logits of ``-inf`` (masked-out classes, as vocabulary or attention masks
   produce) are allowed: the loss is finite whenever the target class is.
+
+The input checks and the per-example reduction live in ``_class_inputs.py``
+and the cross-entropy kernels in ``_cross_entropy.py``, shared with the
+margin, probabilistic, structured and surrogate families.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from jaxloss import _core
-from jaxloss._registry import Hyperparameter, register
+from jaxloss import _core, _kinds
+from jaxloss._core import ArrayLike, Reduction
+from jaxloss._kinds import problems
+from jaxloss._registry import Hyperparameter, Task, register
+from jaxloss.losses._class_inputs import (
+    LABEL_SMOOTHING, ClassInputs, class_inputs, class_weight_vector, is_zero, pick, reduce_examples,
+)
+from jaxloss.losses._cross_entropy import (
+    cross_entropy_with_distribution, log_prob_of_label, mean_log_prob, predictable,
+)
 
-ArrayLike = Any
 
 __all__ = [
     "softmax_cross_entropy", "binary_cross_entropy", "focal", "hinge", "squared_hinge",
-    "multiclass_hinge", "kl_divergence", "nll",
+    "multiclass_hinge", "kl_divergence", "nll", "perceptron",
 ]
-
-_LABEL_SMOOTHING = Hyperparameter(0.0, low=0.0, high=1.0, doc="mass moved to the uniform distribution", slider=(0.0, 0.5))
-
-
-class _ClassInputs(NamedTuple):
-    predictions: jax.Array  # (..., K) in the compute dtype, excluded rows zeroed
-    targets: jax.Array  # integer labels (...) or probabilities (..., K)
-    is_labels: bool
-    mask: jax.Array | None  # per-example inclusion mask
-    valid: jax.Array | None  # "label in range" per example, or "probability >= 0" per entry
-    dtype: Any  # output dtype
-
-
-def _class_inputs(
-    fn: str, predictions: ArrayLike, targets: ArrayLike, *, where: ArrayLike | None,
-    ignore_index: int | None = None, allow_probabilities: bool = True, predictions_name: str = "predictions",
-    check_probabilities: bool = True,
-) -> _ClassInputs:
-    x = _core.float_array(predictions, name=predictions_name, fn=fn)
-    _core.check_rank(x, min_rank=1, fn=fn, name=predictions_name, meaning="classes on the last axis")
-    example_shape, num_classes = x.shape[:-1], x.shape[-1]
-    t = _core.as_array(targets, name="targets", fn=fn)
-    if jnp.issubdtype(t.dtype, jnp.integer):
-        if t.shape != example_shape:
-            hint = ""
-            if t.shape == x.shape and x.ndim == 1:
-                hint = (f" {predictions_name} of shape {tuple(x.shape)} are ONE example with {x.shape[0]} classes; "
-                        f"for one score per example use a binary loss (binary_cross_entropy, hinge), or give "
-                        f"class scores of shape ({x.shape[0]}, K).")
-            elif t.shape == x.shape:
-                hint = (f" Targets of shape {tuple(t.shape)} look like one-hot vectors: pass class indices "
-                        f"(targets.argmax(-1)) or the vectors as floats.")
-            raise ValueError(
-                f"{fn}: integer class-index targets must have the {predictions_name}' shape without its "
-                f"class axis, {tuple(example_shape)}; got targets of shape {tuple(t.shape)} for "
-                f"{predictions_name} of shape {tuple(x.shape)}.{hint}"
-            )
-        mask = _core.mask_array(where, example_shape, fn=fn)
-        if ignore_index is not None:
-            keep = t != ignore_index
-            mask = keep if mask is None else mask & keep
-        _core.check_class_labels(t, num_classes, fn=fn, mask=mask)
-        t = _core.exclude(t, mask)
-        valid = (t >= 0) & (t < num_classes)
-        return _ClassInputs(_core.upcast(_core.exclude(x, mask)), t, True, mask, valid, x.dtype)
-    if not allow_probabilities:
-        raise TypeError(
-            f"{fn}: targets must be integer class indices of shape {tuple(example_shape)}; got dtype {t.dtype}. "
-            "Convert with targets.astype(jnp.int32)."
-        )
-    if ignore_index is not None:
-        raise ValueError(f"{fn}: ignore_index applies to integer class-index targets; got probability targets. Use where=.")
-    if t.shape != x.shape:
-        raise ValueError(
-            f"{fn}: probability targets must have the {predictions_name}' shape {tuple(x.shape)}; got "
-            f"{tuple(t.shape)}. For class indices pass integers of shape {tuple(example_shape)} "
-            f"(e.g. targets.astype(jnp.int32))."
-        )
-    mask = _core.mask_array(where, example_shape, fn=fn)
-    # Probability targets are >= 0 (checked: a ValueError eagerly, NaN for that example under jit).
-    valid = _core.check_targets(t, _core.Targets.NONNEGATIVE, fn=fn, mask=mask) if check_probabilities else None
-    work = _core.compute_dtype(x.dtype)
-    t = _core.exclude(t.astype(work), mask)
-    return _ClassInputs(_core.upcast(_core.exclude(x, mask)), t, False, mask, valid, x.dtype)
-
-
-def _pick(values: jax.Array, labels: jax.Array) -> jax.Array:
-    """values[..., labels] without building a one-hot array."""
-    return jnp.take_along_axis(values, labels[..., None].astype(jnp.int32), axis=-1, mode="clip")[..., 0]
-
-
-def _finish(values: jax.Array, inputs: _ClassInputs, *, fn: str, weights: Any, reduction: str,
-            class_weights: Any = None) -> jax.Array:
-    if inputs.valid is not None:
-        values = _core.poison_invalid(values, inputs.valid)
-    if class_weights is not None and inputs.is_labels:
-        per_example = _pick_class_weights(class_weights, inputs, fn=fn)
-        weights = per_example if weights is None else per_example * jnp.asarray(weights)
-    return _core.reduce(values, reduction=reduction, weights=weights, mask=inputs.mask, dtype=inputs.dtype, fn=fn)
-
-
-def _class_weight_vector(class_weights: Any, num_classes: int, *, fn: str, dtype: Any,
-                         name: str = "class_weights") -> jax.Array:
-    """One weight per class, checked: shape ``(K,)``, and every concrete weight finite and >= 0."""
-    cw = jnp.asarray(class_weights)
-    if cw.shape != (num_classes,):
-        raise ValueError(
-            f"{fn}: {name} must have one weight per class, shape ({num_classes},); got {tuple(cw.shape)}."
-        )
-    if not _core.is_traced(cw):
-        arr = np.asarray(cw, dtype=np.float64)
-        bad = ~(np.isfinite(arr) & (arr >= 0))
-        if bad.any():
-            raise ValueError(f"{fn}: {name} must be finite and >= 0; got {arr[bad].tolist()[:5]} at classes "
-                             f"{np.flatnonzero(bad).tolist()[:5]}.")
-    return cw.astype(dtype)
-
-
-def _pick_class_weights(class_weights: Any, inputs: _ClassInputs, *, fn: str) -> jax.Array:
-    cw = _class_weight_vector(class_weights, inputs.predictions.shape[-1], fn=fn, dtype=inputs.predictions.dtype)
-    return jnp.take(cw, inputs.targets, mode="clip")
-
-
-def _is_zero(value: Any) -> bool:
-    return isinstance(value, (int, float)) and value == 0
 
 
 @register(
-    family="classification", task="multiclass", aliases=("cross_entropy", "categorical_cross_entropy", "ce"),
+    task=Task.MULTICLASS, aliases=("cross_entropy", "categorical_cross_entropy", "ce"),
     formula="-sum_c q_c log softmax(x)_c   (q = one-hot(y) smoothed: (1 - eps) q + eps / K)",
     summary="the default for single-label classification over K classes",
-    hyperparameters={"label_smoothing": _LABEL_SMOOTHING},
+    hyperparameters={"label_smoothing": LABEL_SMOOTHING},
     properties=("nonnegative", "zero_at_target", "convex", "proper_scoring_rule", "smooth"),
-    inputs="class_logits", toy_problem="multiclass", optax="softmax_cross_entropy_with_integer_labels",
+    inputs=_kinds.CLASS_LOGITS, toy_problem=problems.MULTICLASS, optax="softmax_cross_entropy_with_integer_labels",
     reference="torch.nn.CrossEntropyLoss; Szegedy et al., Rethinking the Inception Architecture, 2016 (label smoothing)",
 )
 def softmax_cross_entropy(
     predictions: ArrayLike, targets: ArrayLike, *, from_logits: bool = True, label_smoothing: float = 0.0,
     class_weights: ArrayLike | None = None, ignore_index: int | None = None,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Softmax cross-entropy between logits and class labels or probabilities.
 
@@ -196,31 +101,31 @@ def softmax_cross_entropy(
     True
     """
     fn = "softmax_cross_entropy"
-    inputs = _class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
+    inputs = class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
     x = inputs.predictions
-    smoothing = not _is_zero(label_smoothing)
+    smoothing = not is_zero(label_smoothing)
     if inputs.is_labels:
         # -log p_y = logsumexp(x) - x_y: two reductions and a gather over the
         # logits, no log-probability array and no one-hot array materialised.
-        values = -_log_prob_of_label(x, inputs.targets, from_logits=from_logits)
+        values = -log_prob_of_label(x, inputs.targets, from_logits=from_logits)
         if class_weights is not None:
             return _class_weighted(values, inputs, class_weights, label_smoothing if smoothing else 0.0,
                                    from_logits=from_logits, fn=fn, weights=weights, reduction=reduction)
         if smoothing:
-            values = (1.0 - label_smoothing) * values - label_smoothing * _mean_log_prob(x, from_logits=from_logits)
-        return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+            values = (1.0 - label_smoothing) * values - label_smoothing * mean_log_prob(x, from_logits=from_logits)
+        return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
     q = inputs.targets
     if smoothing:
-        finite = _predictable(x, from_logits=from_logits)
+        finite = predictable(x, from_logits=from_logits)
         q = (1.0 - label_smoothing) * q + label_smoothing * finite / jnp.maximum(
             jnp.sum(finite, axis=-1, keepdims=True), 1)
     if class_weights is not None:
-        q = q * _class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=q.dtype)
-    return _finish(_cross_entropy_with_distribution(x, q, from_logits=from_logits), inputs,
-                   fn=fn, weights=weights, reduction=reduction)
+        q = q * class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=q.dtype)
+    return reduce_examples(cross_entropy_with_distribution(x, q, from_logits=from_logits), inputs,
+                           fn=fn, weights=weights, reduction=reduction)
 
 
-def _class_weighted(nll: jax.Array, inputs: _ClassInputs, class_weights: Any, label_smoothing: Any, *,
+def _class_weighted(nll: jax.Array, inputs: ClassInputs, class_weights: Any, label_smoothing: Any, *,
                     from_logits: bool, fn: str, weights: Any, reduction: str) -> jax.Array:
     """PyTorch's ``cross_entropy(weight=w, label_smoothing=eps)`` for integer labels.
 
@@ -229,10 +134,10 @@ def _class_weighted(nll: jax.Array, inputs: _ClassInputs, class_weights: Any, la
     divides the total by ``sum_i w_{y_i}`` (times the per-example ``weights``), as PyTorch does.
     """
     x = inputs.predictions
-    cw = _class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=x.dtype)
+    cw = class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=x.dtype)
     w_y = jnp.take(cw, inputs.targets, mode="clip")
     values = w_y * nll
-    if not _is_zero(label_smoothing):
+    if not is_zero(label_smoothing):
         cw = cw.reshape((1,) * (x.ndim - 1) + cw.shape)  # over the class axis
         if from_logits:
             finite = jnp.isfinite(x)
@@ -251,49 +156,6 @@ def _class_weighted(nll: jax.Array, inputs: _ClassInputs, class_weights: Any, la
     return jnp.where(norm == 0, jnp.zeros((), values.dtype), total / jnp.where(norm == 0, 1, norm)).astype(inputs.dtype)
 
 
-def _predictable(x: jax.Array, *, from_logits: bool) -> jax.Array:
-    """The classes that can be predicted at all (a -inf logit masks a class out)."""
-    return jnp.isfinite(x) if from_logits else jnp.ones(x.shape, bool)
-
-
-def _log_prob_of_label(x: jax.Array, labels: jax.Array, *, from_logits: bool) -> jax.Array:
-    """log p_y for integer labels, from logits or probabilities, without a log-probability array."""
-    if from_logits:
-        return _pick(x, labels) - jax.nn.logsumexp(x, axis=-1)
-    return jnp.log(jnp.clip(_pick(x, labels), _core.probability_epsilon(x.dtype), 1.0))
-
-
-def _mean_log_prob(x: jax.Array, *, from_logits: bool) -> jax.Array:
-    """The mean of log p_c over the predictable classes (the label-smoothing term)."""
-    if from_logits:
-        # Uniform mass over the classes that can be predicted: a -inf logit
-        # (masked-out class) would otherwise make the smoothed loss infinite.
-        # The masked mean stops XLA from fusing the reduction (it materialises
-        # a (..., K) array), so it runs only when some logit is not finite;
-        # the common path is a plain fused mean.
-        total = jnp.sum(x, axis=-1)
-
-        def masked_mean(x: jax.Array) -> jax.Array:
-            finite = jnp.isfinite(x)
-            return jnp.sum(jnp.where(finite, x, 0.0), axis=-1) / jnp.maximum(jnp.sum(finite, axis=-1), 1)
-
-        mean_logit = jax.lax.cond(
-            jnp.all(jnp.isfinite(total)), lambda x: total / x.shape[-1], masked_mean, x)
-        return mean_logit - jax.nn.logsumexp(x, axis=-1)
-    return jnp.mean(jnp.log(jnp.clip(x, _core.probability_epsilon(x.dtype), 1.0)), axis=-1)
-
-
-def _cross_entropy_with_distribution(x: jax.Array, q: jax.Array, *, from_logits: bool) -> jax.Array:
-    """-sum_c q_c log p_c with 0 log 0 = 0 (also for -inf logits), value and gradient."""
-    present = q != 0
-    if from_logits:
-        # sum_c q_c (logsumexp(x) - x_c), without materialising log p.
-        q_dot_x = jnp.sum(jnp.where(present, q * jnp.where(present, x, 0.0), 0.0), axis=-1)
-        return jnp.sum(q, axis=-1) * jax.nn.logsumexp(x, axis=-1) - q_dot_x
-    log_p = jnp.log(jnp.clip(x, _core.probability_epsilon(x.dtype), 1.0))
-    return -jnp.sum(jnp.where(present, q * log_p, 0.0), axis=-1)
-
-
 def _binary_ce_kernel(x: jax.Array, t: jax.Array, *, from_logits: bool, pos_weight: Any) -> jax.Array:
     if from_logits:
         # t * softplus(-x) + (1 - t) * softplus(x), written with one softplus
@@ -308,21 +170,21 @@ def _binary_ce_kernel(x: jax.Array, t: jax.Array, *, from_logits: bool, pos_weig
 
 
 @register(
-    family="classification", task="binary", aliases=("bce", "sigmoid_binary_cross_entropy", "log_loss"),
+    task=Task.BINARY, aliases=("bce", "sigmoid_binary_cross_entropy", "log_loss"),
     formula="-(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x)))",
     summary="binary or multi-label classification (one independent yes/no per output)",
     hyperparameters={
-        "label_smoothing": _LABEL_SMOOTHING,
-        "pos_weight": Hyperparameter(None, low=0.0, doc="weight of the positive term", slider=(0.1, 10.0)),
+        "label_smoothing": LABEL_SMOOTHING,
+        "pos_weight": Hyperparameter(low=0.0, doc="weight of the positive term", slider=(0.1, 10.0)),
     },
     properties=("nonnegative", "zero_at_target", "convex", "proper_scoring_rule", "smooth"),
-    inputs="binary_logits", toy_problem="binary", optax="sigmoid_binary_cross_entropy",
+    inputs=_kinds.BINARY_LOGITS, toy_problem=problems.BINARY, optax="sigmoid_binary_cross_entropy",
     reference="torch.nn.BCEWithLogitsLoss; keras.losses.BinaryCrossentropy",
 )
 def binary_cross_entropy(
     predictions: ArrayLike, targets: ArrayLike, *, from_logits: bool = True, pos_weight: ArrayLike | None = None,
     label_smoothing: float = 0.0, weights: ArrayLike | None = None, where: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> jax.Array:
     """Binary cross-entropy, element-wise, from logits by default.
 
@@ -354,7 +216,7 @@ def binary_cross_entropy(
         pos_weight = _core.broadcastable(pos_weight, tuple(jnp.shape(predictions)), fn=fn, name="pos_weight")
 
     def kernel(x: jax.Array, t: jax.Array) -> jax.Array:
-        if not _is_zero(label_smoothing):
+        if not is_zero(label_smoothing):
             t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing
         return _binary_ce_kernel(x, t, from_logits=from_logits, pos_weight=pos_weight)
 
@@ -371,21 +233,21 @@ def _modulating_factor(one_minus_p: jax.Array, gamma: Any) -> jax.Array:
 
 
 @register(
-    family="classification", task="binary",
+    task=Task.BINARY,
     formula="-alpha_t (1 - p_t)^gamma log p_t",
     summary="classification with heavy class imbalance (dense detection): down-weights easy examples",
     hyperparameters={
-        "gamma": Hyperparameter(2.0, low=0.0, doc="focusing strength; 0 gives cross-entropy", slider=(0.0, 5.0)),
-        "alpha": Hyperparameter(None, low=0.0, high=1.0, doc="weight of the positive class", slider=(0.0, 1.0)),
+        "gamma": Hyperparameter(low=0.0, doc="focusing strength; 0 gives cross-entropy", slider=(0.0, 5.0)),
+        "alpha": Hyperparameter(low=0.0, high=1.0, doc="weight of the positive class", slider=(0.0, 1.0)),
     },
     properties=("nonnegative", "zero_at_target", "smooth"),
-    inputs="binary_logits", toy_problem="binary_imbalanced", optax="sigmoid_focal_loss", also_inputs=("class_logits",),
+    inputs=_kinds.BINARY_LOGITS, toy_problem=problems.BINARY_IMBALANCED, optax="sigmoid_focal_loss", also_inputs=(_kinds.CLASS_LOGITS,),
     reference="Lin et al., Focal Loss for Dense Object Detection, 2017; torchvision.ops.sigmoid_focal_loss",
 )
 def focal(
     predictions: ArrayLike, targets: ArrayLike, *, gamma: float = 2.0, alpha: ArrayLike | None = None,
     from_logits: bool = True, weights: ArrayLike | None = None, where: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> jax.Array:
     """Focal loss (Lin et al. 2017), binary or multiclass.
 
@@ -420,8 +282,8 @@ def focal(
     fn = "focal"
     t = jnp.asarray(targets)
     if jnp.issubdtype(t.dtype, jnp.integer) and t.ndim == jnp.ndim(predictions) - 1:
-        inputs = _class_inputs(fn, predictions, t, where=where, allow_probabilities=False)
-        log_p_y = _log_prob_of_label(inputs.predictions, inputs.targets, from_logits=from_logits)
+        inputs = class_inputs(fn, predictions, t, where=where, allow_probabilities=False)
+        log_p_y = log_prob_of_label(inputs.predictions, inputs.targets, from_logits=from_logits)
         # A true class that cannot be predicted (-inf logit) costs +inf, with cross-entropy's gradient
         # (there (1 - p)^gamma = 1 and its derivative 0; the product rule would form 0 * inf).
         finite = jnp.isfinite(log_p_y)
@@ -430,9 +292,9 @@ def focal(
         if alpha is not None and jnp.ndim(alpha) == 0:
             values = values * jnp.asarray(alpha, values.dtype)
         elif alpha is not None:
-            a = _class_weight_vector(alpha, inputs.predictions.shape[-1], fn=fn, dtype=values.dtype, name="alpha")
+            a = class_weight_vector(alpha, inputs.predictions.shape[-1], fn=fn, dtype=values.dtype, name="alpha")
             values = values * jnp.take(a, inputs.targets, mode="clip")
-        return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+        return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
 
     def kernel(x: jax.Array, t: jax.Array) -> jax.Array:
         ce = _binary_ce_kernel(x, t, from_logits=from_logits, pos_weight=None)
@@ -457,16 +319,16 @@ def _signed_targets(t: jax.Array) -> jax.Array:
 
 
 @register(
-    family="classification", task="binary",
+    task=Task.BINARY,
     formula="max(0, 1 - y p),  y in {-1, +1}",
     summary="maximum-margin binary classification (linear SVMs)",
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
-    inputs="signed_binary", toy_problem="binary", optax="hinge_loss",
+    inputs=_kinds.SIGNED_BINARY, toy_problem=problems.BINARY, optax="hinge_loss",
     reference="Cortes and Vapnik, Support-Vector Networks, 1995; keras.losses.Hinge",
 )
 def hinge(
     predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Hinge loss, ``max(0, 1 - y p)`` for labels ``y`` in {-1, +1}.
 
@@ -491,16 +353,52 @@ def hinge(
 
 
 @register(
-    family="classification", task="binary",
+    task=Task.BINARY,
+    formula="max(0, -y p),  y in {-1, +1}",
+    summary="the perceptron's rule: only misclassified examples cost, by how far they are on the wrong side",
+    properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
+    inputs=_kinds.SIGNED_BINARY, toy_problem=problems.BINARY, optax="perceptron_loss",
+    reference="Rosenblatt, The Perceptron, 1958; optax.losses.perceptron_loss",
+)
+def perceptron(
+    predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
+) -> jax.Array:
+    """Perceptron loss, ``max(0, -y p)`` for labels ``y`` in {-1, +1} (or {0, 1}).
+
+    Zero for every example on the right side of the boundary, however close; a
+    misclassified example costs its distance to it, with gradient ``-y``. It is
+    :func:`hinge` without the margin, so it stops pushing as soon as an example
+    is classified: use it to reproduce the perceptron algorithm, or as the
+    margin-free baseline of a max-margin loss. The gradient at exactly
+    ``p = 0`` is the subgradient ``-y / 2`` (``jnp.maximum`` splits ties).
+
+    Args:
+      predictions: real-valued scores, any shape.
+      targets: labels in {-1, +1} or {0, 1}, same shape.
+      weights, where, reduction: per-entry weights, mask and reduction.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> jl.perceptron(jnp.array([2.0, 0.5, -1.0]), jnp.array([1, -1, 1]), reduction="none").tolist()
+    [0.0, 0.5, 1.0]
+    """
+    return _core.elementwise(
+        lambda p, t: jnp.maximum(0.0, -_signed_targets(t) * p), predictions, targets,
+        fn="perceptron", weights=weights, where=where, reduction=reduction, targets_in=_core.Targets.SIGNED_OR_BINARY,
+    )
+
+
+@register(
+    task=Task.BINARY,
     formula="max(0, 1 - y p)^2,  y in {-1, +1}",
     summary="a smooth max-margin loss (L2-SVM): hinge with a differentiable corner",
     properties=("nonnegative", "zero_at_target", "convex"),
-    inputs="signed_binary", toy_problem="binary",
+    inputs=_kinds.SIGNED_BINARY, toy_problem=problems.BINARY,
     reference="keras.losses.SquaredHinge; Lee and Mangasarian, SSVM, 2001",
 )
 def squared_hinge(
     predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Squared hinge loss, ``max(0, 1 - y p)^2`` for labels in {-1, +1} (or {0, 1}).
 
@@ -524,17 +422,17 @@ def squared_hinge(
 
 
 @register(
-    family="classification", task="multiclass", aliases=("crammer_singer",),
+    task=Task.MULTICLASS, aliases=("crammer_singer",),
     formula="max(0, margin + max_{j != y} s_j - s_y)",
     summary="max-margin multiclass classification (Crammer-Singer multiclass SVM)",
-    hyperparameters={"margin": Hyperparameter(1.0, low=0.0, doc="required gap between the true score and the best other", slider=(0.0, 3.0))},
+    hyperparameters={"margin": Hyperparameter(low=0.0, doc="required gap between the true score and the best other", slider=(0.0, 3.0))},
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
-    inputs="class_logits", toy_problem="multiclass", optax="multiclass_hinge_loss",
+    inputs=_kinds.CLASS_LOGITS, toy_problem=problems.MULTICLASS, optax="multiclass_hinge_loss",
     reference="Crammer and Singer, On the Algorithmic Implementation of Multiclass Kernel-based Vector Machines, 2001",
 )
 def multiclass_hinge(
     predictions: ArrayLike, targets: ArrayLike, *, margin: float = 1.0, ignore_index: int | None = None,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Crammer-Singer multiclass hinge loss.
 
@@ -556,26 +454,26 @@ def multiclass_hinge(
     0.5
     """
     fn = "multiclass_hinge"
-    inputs = _class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index, allow_probabilities=False)
+    inputs = class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index, allow_probabilities=False)
     s = inputs.predictions
-    true_score = _pick(s, inputs.targets)
+    true_score = pick(s, inputs.targets)
     is_target = jax.lax.broadcasted_iota(jnp.int32, s.shape, s.ndim - 1) == inputs.targets[..., None]
     # The target's own entry contributes s_y - s_y = 0, which is the max(0, .).
     values = jnp.max(jnp.where(is_target, s, s + margin), axis=-1) - true_score
-    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+    return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
 
 
 @register(
-    family="classification", task="distribution", aliases=("kl", "kld"),
+    task=Task.DISTRIBUTION, aliases=("kl", "kld"),
     formula="sum_c q_c (log q_c - log softmax(x)_c)",
     summary="matching a target distribution (distillation, soft labels)",
     properties=("nonnegative", "zero_at_target", "convex", "smooth"),
-    inputs="class_distribution", toy_problem="distribution", optax="kl_divergence",
+    inputs=_kinds.CLASS_DISTRIBUTION, toy_problem=problems.DISTRIBUTION, optax="kl_divergence",
     reference="Kullback and Leibler, 1951; torch.nn.KLDivLoss (reduction='batchmean')",
 )
 def kl_divergence(
     predictions: ArrayLike, targets: ArrayLike, *, from_logits: bool = True, log_targets: bool = False,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Kullback-Leibler divergence ``KL(targets || softmax(predictions))``.
 
@@ -598,7 +496,7 @@ def kl_divergence(
     True
     """
     fn = "kl_divergence"
-    inputs = _class_inputs(fn, predictions, targets, where=where, allow_probabilities=True,
+    inputs = class_inputs(fn, predictions, targets, where=where, allow_probabilities=True,
                            check_probabilities=not log_targets)
     if inputs.is_labels:
         raise TypeError(f"{fn}: targets must be probability vectors of the predictions' shape, not class indices.")
@@ -611,22 +509,22 @@ def kl_divergence(
         q = inputs.targets
         entropy_term = jnp.sum(_core.xlogx(q), axis=-1)
     # KL = sum q log q - sum q log p: the negative entropy plus the cross-entropy.
-    values = entropy_term + _cross_entropy_with_distribution(inputs.predictions, q, from_logits=from_logits)
-    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+    values = entropy_term + cross_entropy_with_distribution(inputs.predictions, q, from_logits=from_logits)
+    return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
 
 
 @register(
-    family="classification", task="multiclass", aliases=("nll_loss", "negative_log_likelihood"),
+    task=Task.MULTICLASS, aliases=("nll_loss", "negative_log_likelihood"),
     formula="-log_probs[y]",
     summary="cross-entropy when the model already outputs log-probabilities (log_softmax heads)",
     properties=("nonnegative", "zero_at_target", "convex"),
-    inputs="class_log_probs", toy_problem="multiclass",
+    inputs=_kinds.CLASS_LOG_PROBS, toy_problem=problems.MULTICLASS,
     reference="torch.nn.NLLLoss",
 )
 def nll(
     predictions: ArrayLike, targets: ArrayLike, *, class_weights: ArrayLike | None = None,
     ignore_index: int | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> jax.Array:
     """Negative log-likelihood from log-probabilities: ``-log_probs[..., y]``.
 
@@ -646,6 +544,6 @@ def nll(
     True
     """
     fn = "nll"
-    inputs = _class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index, allow_probabilities=False)
-    values = -_pick(inputs.predictions, inputs.targets)
-    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction, class_weights=class_weights)
+    inputs = class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index, allow_probabilities=False)
+    values = -pick(inputs.predictions, inputs.targets)
+    return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction, class_weights=class_weights)

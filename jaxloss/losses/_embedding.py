@@ -26,10 +26,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxloss import _core
-from jaxloss._registry import Hyperparameter, register
+from jaxloss import _core, _kinds
+from jaxloss._core import ArrayLike, Reduction
+from jaxloss._kinds import problems
+from jaxloss._registry import Hyperparameter, Task, register
 
-ArrayLike = Any
 
 __all__ = ["cosine_distance", "cosine_embedding", "triplet_margin", "contrastive", "ntxent"]
 
@@ -81,17 +82,17 @@ def _sqrt_or_zero(x: jax.Array) -> jax.Array:
 
 
 @register(
-    family="embedding", task="embedding", aliases=("cosine",),
+    task=Task.EMBEDDING, aliases=("cosine",),
     formula="1 - <p, t> / (max(|p|^2, eps) max(|t|^2, eps))^(1/2)",
     summary="matching the direction of a target vector, not its length (embeddings, normalised outputs)",
-    hyperparameters={"epsilon": Hyperparameter(0.0, low=0.0, doc="lower bound of each squared norm (optax)")},
+    hyperparameters={"epsilon": Hyperparameter(low=0.0, doc="lower bound of each squared norm (optax)")},
     properties=("nonnegative", "zero_at_target"),
-    inputs="embedding_vectors", toy_problem="embedding", optax="cosine_distance",
+    inputs=_kinds.EMBEDDING_VECTORS, toy_problem=problems.EMBEDDING, optax="cosine_distance",
     reference="optax.losses.cosine_distance (0.2.8); Wikipedia, Cosine similarity",
 )
 def cosine_distance(
     predictions: ArrayLike, targets: ArrayLike, *, epsilon: float = 0.0,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Cosine distance ``1 - cos(p, t)`` over the last axis.
 
@@ -140,18 +141,18 @@ def _cosine(a: jax.Array, b: jax.Array, *, epsilon: Any, offset: float) -> jax.A
 
 
 @register(
-    family="embedding", task="embedding_pairs",
+    task=Task.EMBEDDING_PAIRS,
     formula="1 - cos(x1, x2) if y = 1;  max(0, cos(x1, x2) - margin) if y = -1",
     summary="learning similar / dissimilar pairs by angle (PyTorch's CosineEmbeddingLoss)",
-    hyperparameters={"margin": Hyperparameter(0.0, low=-1.0, high=1.0, doc="cosine below which a dissimilar pair costs nothing",
+    hyperparameters={"margin": Hyperparameter(low=-1.0, high=1.0, doc="cosine below which a dissimilar pair costs nothing",
                                               slider=(-0.5, 0.5))},
     properties=("nonnegative", "zero_at_target"),
-    inputs="embedding_pairs", toy_problem="embedding", differentiable_args=(0, 1),
+    inputs=_kinds.EMBEDDING_PAIRS, toy_problem=problems.EMBEDDING, differentiable_args=(0, 1),
     reference="torch.nn.CosineEmbeddingLoss",
 )
 def cosine_embedding(
     x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, margin: float = 0.0,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """PyTorch's cosine embedding loss for labelled pairs.
 
@@ -208,21 +209,21 @@ def _pairwise_distance(a: jax.Array, b: jax.Array, p: Any) -> jax.Array:
 
 
 @register(
-    family="embedding", task="embedding_triplets", aliases=("triplet",),
+    task=Task.EMBEDDING_TRIPLETS, aliases=("triplet",),
     formula="max(0, d(a, p) - d(a, n) + margin),  d(x, y) = ||x - y + 1e-6||_p",
     summary="metric learning from (anchor, positive, negative) triplets (face recognition, retrieval)",
     hyperparameters={
-        "margin": Hyperparameter(1.0, low=0.0, doc="required gap between the negative and positive distances", slider=(0.0, 3.0)),
-        "p": Hyperparameter(2.0, low=1.0, doc="order of the norm", slider=(1.0, 3.0)),
+        "margin": Hyperparameter(low=0.0, doc="required gap between the negative and positive distances", slider=(0.0, 3.0)),
+        "p": Hyperparameter(low=1.0, doc="order of the norm", slider=(1.0, 3.0)),
     },
     properties=("nonnegative", "zero_at_target"),
-    inputs="triplet", toy_problem="embedding", differentiable_args=(0, 1, 2), optax="triplet_margin_loss",
+    inputs=_kinds.TRIPLET, toy_problem=problems.EMBEDDING, differentiable_args=(0, 1, 2), optax="triplet_margin_loss",
     reference="Balntas et al., Learning local feature descriptors with triplets and shallow CNNs, 2016; "
               "torch.nn.TripletMarginLoss",
 )
 def triplet_margin(
     anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, *, margin: float = 1.0, p: float = 2.0,
-    swap: bool = False, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    swap: bool = False, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """PyTorch's triplet margin loss.
 
@@ -267,19 +268,19 @@ def triplet_margin(
 
 
 @register(
-    family="embedding", task="embedding_pairs",
+    task=Task.EMBEDDING_PAIRS,
     formula="y d^2 + (1 - y) max(0, margin - d)^2,  d = ||a - b||_2,  y = 1 for a similar pair",
     summary="metric learning from labelled pairs (siamese networks): pull similar pairs together, push others past a margin",
-    hyperparameters={"margin": Hyperparameter(1.0, low=0.0, doc="distance beyond which a dissimilar pair costs nothing",
+    hyperparameters={"margin": Hyperparameter(low=0.0, doc="distance beyond which a dissimilar pair costs nothing",
                                               slider=(0.0, 3.0))},
     properties=("nonnegative", "zero_at_target"),
-    inputs="embedding_pairs_binary", toy_problem="embedding", differentiable_args=(0, 1),
+    inputs=_kinds.EMBEDDING_PAIRS_BINARY, toy_problem=problems.EMBEDDING, differentiable_args=(0, 1),
     reference="Hadsell, Chopra and LeCun, Dimensionality Reduction by Learning an Invariant Mapping, 2006; "
               "tfa.losses.contrastive_loss",
 )
 def contrastive(
     embeddings_a: ArrayLike, embeddings_b: ArrayLike, targets: ArrayLike, *, margin: float = 1.0,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Contrastive loss for labelled pairs (Hadsell, Chopra and LeCun 2006).
 
@@ -323,20 +324,20 @@ def contrastive(
 
 
 @register(
-    family="embedding", task="self_supervised", aliases=("info_nce", "nt_xent"),
+    task=Task.SELF_SUPERVISED, aliases=("info_nce", "nt_xent"),
     formula="mean over positive pairs (i, j) of -log(e^(s_ij) / (e^(s_ij) + sum_{k: y_k != y_i} e^(s_ik))),  "
             "s = cos / temperature",
     summary="contrastive self-supervised learning (SimCLR): views of one example together, all others apart",
-    hyperparameters={"temperature": Hyperparameter(0.07, low=0.0, low_open=True, doc="scale of the cosine logits",
+    hyperparameters={"temperature": Hyperparameter(low=0.0, low_open=True, doc="scale of the cosine logits",
                                                    slider=(0.05, 1.0))},
     properties=("nonnegative",),
-    inputs="contrastive_batch", toy_problem="embedding", optax="ntxent",
+    inputs=_kinds.CONTRASTIVE_BATCH, toy_problem=problems.EMBEDDING, optax="ntxent",
     reference="Chen et al., A Simple Framework for Contrastive Learning of Visual Representations, 2020; "
               "optax.losses.ntxent",
 )
 def ntxent(
     embeddings: ArrayLike, labels: ArrayLike, *, temperature: float = 0.07,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """NT-Xent (normalised temperature-scaled cross-entropy; InfoNCE), as optax's ``ntxent``.
 

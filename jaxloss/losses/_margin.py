@@ -27,11 +27,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxloss import _core
-from jaxloss._registry import Hyperparameter, register
-from jaxloss.losses._classification import _class_inputs, _class_weight_vector, _finish, _pick
+from jaxloss import _core, _kinds
+from jaxloss._core import ArrayLike, Reduction
+from jaxloss._kinds import problems
+from jaxloss._registry import Hyperparameter, Task, register
+from jaxloss.losses._class_inputs import class_inputs, class_weight_vector, pick, reduce_examples
 
-ArrayLike = Any
 
 __all__ = [
     "margin_ranking", "soft_margin", "multilabel_soft_margin", "multilabel_margin", "hinge_embedding",
@@ -39,8 +40,9 @@ __all__ = [
 ]
 
 
-def _margin(default: float, doc: str, slider: tuple[float, float]) -> Hyperparameter:
-    return Hyperparameter(default, low=0.0, doc=doc, slider=slider)
+def _margin(doc: str, slider: tuple[float, float]) -> Hyperparameter:
+    """The ``margin`` hyperparameter (>= 0); its default is the signature's."""
+    return Hyperparameter(low=0.0, doc=doc, slider=slider)
 
 
 def _signed_elementwise(kernel: Any, predictions: ArrayLike, targets: ArrayLike, *, fn: str,
@@ -51,17 +53,17 @@ def _signed_elementwise(kernel: Any, predictions: ArrayLike, targets: ArrayLike,
 
 
 @register(
-    family="margin", task="ranking",
+    task=Task.RANKING,
     formula="max(0, -y (a - b) + margin),  y in {-1, +1}",
     summary="learning which of two items should score higher (pairwise ranking, siamese scorers)",
-    hyperparameters={"margin": _margin(0.0, "required score gap in the right direction", (0.0, 2.0))},
+    hyperparameters={"margin": _margin("required score gap in the right direction", (0.0, 2.0))},
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
-    inputs="pairwise_scores", toy_problem="ranking", differentiable_args=(0, 1),
+    inputs=_kinds.PAIRWISE_SCORES, toy_problem=problems.RANKING, differentiable_args=(0, 1),
     reference="torch.nn.functional.margin_ranking_loss (torch.nn.MarginRankingLoss)",
 )
 def margin_ranking(
     scores_a: ArrayLike, scores_b: ArrayLike, targets: ArrayLike, *, margin: float = 0.0,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Margin ranking loss, ``max(0, -y (a - b) + margin)`` per entry.
 
@@ -105,16 +107,16 @@ def margin_ranking(
 
 
 @register(
-    family="margin", task="binary",
+    task=Task.BINARY,
     formula="log(1 + exp(-y x)),  y in {-1, +1}",
     summary="binary classification with {-1, +1} labels; a smooth hinge (logistic loss)",
     properties=("nonnegative", "convex", "bounded_gradient", "smooth"),
-    inputs="signed_binary", toy_problem="binary",
+    inputs=_kinds.SIGNED_BINARY, toy_problem=problems.BINARY,
     reference="torch.nn.functional.soft_margin_loss (torch.nn.SoftMarginLoss)",
 )
 def soft_margin(
     predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Soft margin loss, ``log(1 + exp(-y x))`` per entry, labels ``y`` in {-1, +1}.
 
@@ -146,16 +148,16 @@ def soft_margin(
 
 
 @register(
-    family="margin", task="multilabel",
+    task=Task.MULTILABEL,
     formula="(1 / C) sum_c w_c [-(t_c log sigmoid(x_c) + (1 - t_c) log sigmoid(-x_c))]",
     summary="multi-label classification, one value per example (PyTorch's MultiLabelSoftMarginLoss)",
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient", "smooth"),
-    inputs="multilabel_logits", toy_problem="multilabel",
+    inputs=_kinds.MULTILABEL_LOGITS, toy_problem=problems.MULTILABEL,
     reference="torch.nn.functional.multilabel_soft_margin_loss (torch.nn.MultiLabelSoftMarginLoss)",
 )
 def multilabel_soft_margin(
     predictions: ArrayLike, targets: ArrayLike, *, class_weights: ArrayLike | None = None,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Multi-label soft margin loss: the mean over classes of the binary cross-entropy.
 
@@ -197,24 +199,24 @@ def multilabel_soft_margin(
     # (1 - t) x + softplus(-x): BCE with logits, stable at any |x|.
     terms = (1.0 - ts) * xs + _core.softplus(-xs)
     if class_weights is not None:
-        cw = _class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=work)
+        cw = class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=work)
         terms = terms * cw.reshape((1,) * (terms.ndim - 1) + cw.shape)  # explicit rank: no silent promotion
     values = _core.poison_invalid(jnp.sum(terms, axis=-1) / x.shape[-1], valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=x.dtype, fn=fn)
 
 
 @register(
-    family="margin", task="multilabel",
+    task=Task.MULTILABEL,
     formula="(1 / C) sum_{j in targets} sum_{i not in targets} max(0, 1 - (x_j - x_i))",
     summary="multi-label ranking: every target class should outscore every other class by 1",
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
-    inputs="multilabel_indices", toy_problem="multilabel",
+    inputs=_kinds.MULTILABEL_INDICES, toy_problem=problems.MULTILABEL,
     reference="torch.nn.functional.multilabel_margin_loss (torch.nn.MultiLabelMarginLoss); "
               "Weston and Watkins, Support Vector Machines for Multi-Class Pattern Recognition, 1999",
 )
 def multilabel_margin(
     predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Multi-label margin loss with PyTorch's target format.
 
@@ -283,18 +285,18 @@ def multilabel_margin(
 
 
 @register(
-    family="margin", task="metric_learning",
+    task=Task.METRIC_LEARNING,
     formula="x if y = 1;  max(0, margin - x) if y = -1",
     summary="learning a distance from similar (+1) and dissimilar (-1) pairs",
-    hyperparameters={"margin": _margin(1.0, "distance beyond which dissimilar pairs cost nothing", (0.0, 3.0))},
+    hyperparameters={"margin": _margin("distance beyond which dissimilar pairs cost nothing", (0.0, 3.0))},
     properties=("zero_at_target", "convex", "bounded_gradient"),
-    inputs="distances", toy_problem="metric_learning",
+    inputs=_kinds.DISTANCES, toy_problem=problems.METRIC_LEARNING,
     reference="torch.nn.functional.hinge_embedding_loss (torch.nn.HingeEmbeddingLoss); "
               "Hadsell et al., Dimensionality Reduction by Learning an Invariant Mapping, 2006",
 )
 def hinge_embedding(
     distances: ArrayLike, targets: ArrayLike, *, margin: float = 1.0, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Hinge embedding loss: ``x`` for similar pairs, ``max(0, margin - x)`` for dissimilar ones.
 
@@ -329,22 +331,22 @@ def hinge_embedding(
 
 
 @register(
-    family="margin", task="multiclass", aliases=("weston_watkins", "multi_margin_loss"),
+    task=Task.MULTICLASS, aliases=("weston_watkins", "multi_margin_loss"),
     formula="(1 / C) sum_{i != y} w_y max(0, margin - x_y + x_i)^p",
     summary="max-margin multiclass classification, every wrong class penalised (Weston-Watkins SVM)",
     hyperparameters={
-        "p": Hyperparameter(1, low=1, high=2, doc="exponent of the hinge: 1 or 2"),
-        "margin": _margin(1.0, "required gap between the true score and each other score", (0.0, 3.0)),
+        "p": Hyperparameter(low=1, high=2, doc="exponent of the hinge: 1 or 2"),
+        "margin": _margin("required gap between the true score and each other score", (0.0, 3.0)),
     },
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
-    inputs="class_logits", toy_problem="multiclass",
+    inputs=_kinds.CLASS_LOGITS, toy_problem=problems.MULTICLASS,
     reference="torch.nn.functional.multi_margin_loss (torch.nn.MultiMarginLoss); "
               "Weston and Watkins, Support Vector Machines for Multi-Class Pattern Recognition, 1999",
 )
 def multi_margin(
     predictions: ArrayLike, targets: ArrayLike, *, p: int = 1, margin: float = 1.0,
     class_weights: ArrayLike | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> jax.Array:
     """Weston-Watkins multiclass hinge loss (PyTorch's ``multi_margin_loss``).
 
@@ -384,9 +386,9 @@ def multi_margin(
     fn = "multi_margin"
     if not _core.is_traced(p) and p not in (1, 2):
         raise ValueError(f"{fn}: p={p!r} is not supported; p must be 1 or 2, as in PyTorch's multi_margin_loss.")
-    inputs = _class_inputs(fn, predictions, targets, where=where, allow_probabilities=False)
+    inputs = class_inputs(fn, predictions, targets, where=where, allow_probabilities=False)
     x = inputs.predictions
-    true_score = _pick(x, inputs.targets)
+    true_score = pick(x, inputs.targets)
     is_target = jax.lax.broadcasted_iota(jnp.int32, x.shape, x.ndim - 1) == inputs.targets[..., None]
     # Clamp first: a -inf score gives max(0, -inf) = 0, never inf * 0.
     h = jnp.maximum(0.0, margin - true_score[..., None] + x)
@@ -394,6 +396,6 @@ def multi_margin(
         h = h * h
     values = jnp.sum(jnp.where(is_target, 0.0, h), axis=-1) / x.shape[-1]
     if class_weights is not None:
-        cw = _class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=values.dtype)
+        cw = class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=values.dtype)
         values = values * jnp.take(cw, inputs.targets, mode="clip")
-    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+    return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)

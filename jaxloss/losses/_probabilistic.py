@@ -27,15 +27,16 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import gammaln
 
-from jaxloss import _core
-from jaxloss._registry import Hyperparameter, register
-from jaxloss.losses._classification import _class_inputs, _finish
+from jaxloss import _core, _kinds
+from jaxloss._core import ArrayLike, Reduction
+from jaxloss._kinds import problems
+from jaxloss._registry import Hyperparameter, Task, register
+from jaxloss.losses._class_inputs import class_inputs, reduce_examples
 
-ArrayLike = Any
 
 __all__ = ["generalized_kl_divergence", "jensen_shannon", "student_t_nll", "laplace_nll"]
 
-_SCALE = Hyperparameter(1.0, low=0.0, low_open=True, doc="the noise scale", slider=(0.1, 5.0))
+_SCALE = Hyperparameter(low=0.0, low_open=True, doc="the noise scale", slider=(0.1, 5.0))
 _LOG_PI = math.log(math.pi)
 
 
@@ -43,17 +44,17 @@ _LOG_PI = math.log(math.pi)
 
 
 @register(
-    family="probabilistic", task="nonnegative measure", aliases=("i_divergence", "generalized_kl"),
+    task=Task.NONNEGATIVE_MEASURE, aliases=("i_divergence", "generalized_kl"),
     formula="sum_k t_k log(t_k / p_k) - t_k + p_k",
     summary="matching unnormalised non-negative quantities (NMF, spectra, intensities, counts per bin)",
     properties=("nonnegative", "zero_at_target"),
-    inputs="nonnegative_measure", toy_problem="distribution",
+    inputs=_kinds.NONNEGATIVE_MEASURE, toy_problem=problems.DISTRIBUTION,
     reference="Csiszar, 1975 (I-divergence); Lee and Seung, Algorithms for NMF, 2001; "
               "sklearn.decomposition.NMF(beta_loss='kullback-leibler')",
 )
 def generalized_kl_divergence(
     predictions: ArrayLike, targets: ArrayLike, *, log_input: bool = False, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Generalized KL (I-) divergence ``D(t || p) = sum_k t log(t/p) - t + p``.
 
@@ -89,7 +90,7 @@ def generalized_kl_divergence(
     0.0
     """
     fn = "generalized_kl_divergence"
-    inputs = _class_inputs(fn, predictions, targets, where=where, allow_probabilities=True)
+    inputs = class_inputs(fn, predictions, targets, where=where, allow_probabilities=True)
     if inputs.is_labels:
         raise TypeError(f"{fn}: targets must be non-negative measures of the predictions' shape, not class indices.")
     x, t = inputs.predictions, inputs.targets
@@ -104,21 +105,21 @@ def generalized_kl_divergence(
         p = jnp.where(present, jnp.maximum(x, _core.probability_epsilon(x.dtype)), jnp.maximum(x, 0))
         log_p = _core.safe_log(p, present)
         terms = jnp.where(present, t * (log_t - log_p), jnp.zeros((), x.dtype)) - t + p
-    return _finish(jnp.sum(terms, axis=-1), inputs, fn=fn, weights=weights, reduction=reduction)
+    return reduce_examples(jnp.sum(terms, axis=-1), inputs, fn=fn, weights=weights, reduction=reduction)
 
 
 @register(
-    family="probabilistic", task="distribution", aliases=("js", "jsd", "js_divergence"),
+    task=Task.DISTRIBUTION, aliases=("js", "jsd", "js_divergence"),
     formula="KL(q || m) / 2 + KL(p || m) / 2,  p = softmax(x), m = (p + q) / 2",
     summary="a bounded, symmetric divergence between a target distribution and the prediction",
     properties=("nonnegative", "zero_at_target", "bounded_gradient", "smooth"),
-    inputs="class_distribution", toy_problem="distribution",
+    inputs=_kinds.CLASS_DISTRIBUTION, toy_problem=problems.DISTRIBUTION,
     reference="Lin, Divergence Measures Based on the Shannon Entropy, 1991; "
               "scipy.spatial.distance.jensenshannon (squared, natural log)",
 )
 def jensen_shannon(
     predictions: ArrayLike, targets: ArrayLike, *, from_logits: bool = True, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Jensen-Shannon divergence between ``targets`` and ``softmax(predictions)``.
 
@@ -147,7 +148,7 @@ def jensen_shannon(
     True
     """
     fn = "jensen_shannon"
-    inputs = _class_inputs(fn, predictions, targets, where=where, allow_probabilities=True)
+    inputs = class_inputs(fn, predictions, targets, where=where, allow_probabilities=True)
     if inputs.is_labels:
         raise TypeError(f"{fn}: targets must be probability vectors of the predictions' shape, not class indices.")
     log_p = _core.log_probabilities(inputs.predictions, from_logits=from_logits)
@@ -162,7 +163,7 @@ def jensen_shannon(
     kl_q = jnp.where(q_in, q * (_core.safe_log(q, q_in) - log_m), zero)
     kl_p = jnp.where(p_in, p * (jnp.where(p_in, log_p, zero) - log_m), zero)
     values = 0.5 * jnp.sum(kl_q + kl_p, axis=-1)
-    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+    return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
 
 
 # -- noise-model likelihoods -----------------------------------------------------------------------
@@ -175,7 +176,7 @@ def _likelihood(
     shape = tuple(jnp.shape(predictions))
     mask = _core.mask_array(where, shape, fn=fn)
     arrays = {
-        name: _core.parameter_array(value, shape, name=name, fn=fn, mask=mask, fill=1.0, positive=True)
+        name: _core.parameter_array(value, shape, name=name, fn=fn, mask=mask, fill=1.0)
         for name, value in params.items()
     }
     return _core.elementwise(
@@ -185,22 +186,22 @@ def _likelihood(
 
 
 @register(
-    family="probabilistic", task="probabilistic regression", aliases=("student_t", "t_nll"),
+    task=Task.PROBABILISTIC_REGRESSION, aliases=("student_t", "t_nll"),
     formula="log(c) + log B-terms + (df + 1)/2 log(1 + ((t - p)/c)^2 / df)",
     summary="heavy-tailed regression: a Gaussian-like fit that shrugs off outliers, with a learnable scale",
     hyperparameters={
-        "df": Hyperparameter(3.0, low=0.0, low_open=True, doc="degrees of freedom; small = heavy tails",
+        "df": Hyperparameter(low=0.0, low_open=True, doc="degrees of freedom; small = heavy tails",
                              slider=(1.0, 30.0)),
         "scale": _SCALE,
     },
     properties=("symmetric", "bounded_gradient", "smooth"),
-    inputs="regression", toy_problem="regression_outliers",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
     reference="Lange, Little and Taylor, Robust Statistical Modeling Using the t Distribution, 1989; "
               "-torch.distributions.StudentT(df, loc, scale).log_prob",
 )
 def student_t_nll(
     predictions: ArrayLike, targets: ArrayLike, *, df: ArrayLike = 3.0, scale: ArrayLike = 1.0,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Negative log-likelihood of ``targets`` under a Student-t at ``predictions``.
 
@@ -240,17 +241,17 @@ def student_t_nll(
 
 
 @register(
-    family="probabilistic", task="probabilistic regression", aliases=("laplace",),
+    task=Task.PROBABILISTIC_REGRESSION, aliases=("laplace",),
     formula="log(2 c) + |t - p| / c",
     summary="median regression as a likelihood: the absolute error with a learnable scale",
     hyperparameters={"scale": _SCALE},
     properties=("convex", "symmetric", "bounded_gradient"),
-    inputs="regression", toy_problem="regression_outliers",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
     reference="Laplace, 1774; -torch.distributions.Laplace(loc, scale).log_prob",
 )
 def laplace_nll(
     predictions: ArrayLike, targets: ArrayLike, *, scale: ArrayLike = 1.0, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Negative log-likelihood of ``targets`` under a Laplace at ``predictions``.
 

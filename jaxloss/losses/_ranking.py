@@ -37,10 +37,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxloss import _core
-from jaxloss._registry import register
-
-ArrayLike = Any
+from jaxloss import _core, _kinds
+from jaxloss._core import ArrayLike, Reduction
+from jaxloss._kinds import problems
+from jaxloss._registry import Task, register
+from jaxloss.losses._pairwise import logistic_pair_mean, relevance_pairs
 
 __all__ = ["pairwise_logistic", "listwise_softmax"]
 
@@ -83,24 +84,25 @@ def _list_inputs(fn: str, scores: ArrayLike, relevance: ArrayLike, where: ArrayL
                   s.dtype)
 
 
-def _finish(values: jax.Array, inputs: _Lists, *, fn: str, weights: Any, reduction: str) -> jax.Array:
+def _reduce_lists(values: jax.Array, inputs: _Lists, *, fn: str, weights: Any, reduction: str) -> jax.Array:
+    """Reduces one value per list: NaN where the relevance is invalid, over the lists with an item left."""
     if inputs.valid is not None:
         values = _core.poison_invalid(values, inputs.valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=inputs.lists, dtype=inputs.dtype, fn=fn)
 
 
 @register(
-    family="ranking", task="ranking", aliases=("ranknet",),
+    task=Task.RANKING, aliases=("ranknet",),
     formula="mean over pairs (i, j) with r_i > r_j of log(1 + exp(-(s_i - s_j)))",
     summary="learning to rank from graded relevance: every better item should outscore every worse one",
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient", "smooth"),
-    inputs="ranking_lists", toy_problem="ranking",
+    inputs=_kinds.RANKING_LISTS, toy_problem=problems.RANKING,
     reference="Burges et al., Learning to Rank using Gradient Descent (RankNet), 2005; "
               "rax.pairwise_logistic_loss (averaged per list)",
 )
 def pairwise_logistic(
     scores: ArrayLike, relevance: ArrayLike, *, gap_weighted: bool = False, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Pairwise logistic (RankNet) loss over each list.
 
@@ -115,7 +117,9 @@ def pairwise_logistic(
     ``gap_weighted=False``), so any real labels work.
 
     Use it to learn a scoring function for ranking (search, recommendation)
-    from graded or binary relevance.
+    from graded or binary relevance. With 0/1 relevance it is
+    :func:`jaxloss.pairwise_auc` (the ROC AUC surrogate, one set per list):
+    the same pairs, the same shared kernel (``_pairwise.py``).
 
     Args:
       scores: item scores, shape ``(..., list_size)``.
@@ -138,31 +142,23 @@ def pairwise_logistic(
     """
     fn = "pairwise_logistic"
     inputs = _list_inputs(fn, scores, relevance, where, nonnegative=False)
-    s, r = inputs.scores, inputs.relevance
-    better = r[..., :, None] > r[..., None, :]  # (..., L, L): item i should outrank item j
-    if inputs.items is not None:
-        better = better & inputs.items[..., :, None] & inputs.items[..., None, :]
-    w = jnp.where(better, r[..., :, None] - r[..., None, :] if gap_weighted else 1.0, 0.0).astype(s.dtype)
-    # softplus(-(s_i - s_j)) = log(1 + exp(-(s_i - s_j))), stable at any gap.
-    terms = _core.softplus(s[..., None, :] - s[..., :, None])
-    total = jnp.sum(w, axis=(-2, -1))
-    has_pairs = total > 0
-    values = jnp.sum(w * terms, axis=(-2, -1)) / jnp.where(has_pairs, total, 1.0)
-    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+    pairs = relevance_pairs(inputs.relevance, inputs.items, gap_weighted=gap_weighted)
+    values = logistic_pair_mean(inputs.scores, pairs)
+    return _reduce_lists(values, inputs, fn=fn, weights=weights, reduction=reduction)
 
 
 @register(
-    family="ranking", task="ranking", aliases=("listnet",),
+    task=Task.RANKING, aliases=("listnet",),
     formula="-sum_i q_i log softmax(s)_i,  q = r / sum(r) over the list",
     summary="learning to rank: match the list's softmax over scores to its relevance distribution (ListNet)",
     properties=("nonnegative", "convex", "bounded_gradient", "smooth"),
-    inputs="ranking_lists", toy_problem="ranking",
+    inputs=_kinds.RANKING_LISTS, toy_problem=problems.RANKING,
     reference="Cao et al., Learning to Rank: From Pairwise Approach to Listwise Approach (ListNet), 2007; "
               "rax.softmax_loss; optax.losses.ranking_softmax_loss with normalize=False",
 )
 def listwise_softmax(
     scores: ArrayLike, relevance: ArrayLike, *, normalize: bool = True, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Listwise softmax cross-entropy (ListNet top-one) over each list.
 
@@ -213,4 +209,4 @@ def listwise_softmax(
         mass = jnp.sum(r, axis=-1, keepdims=True)
         q = r / jnp.where(mass > 0, mass, 1.0)  # an all-zero list keeps q = 0: loss 0
     values = -jnp.sum(q * log_p, axis=-1)
-    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+    return _reduce_lists(values, inputs, fn=fn, weights=weights, reduction=reduction)

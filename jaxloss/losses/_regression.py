@@ -22,10 +22,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxloss import _core
-from jaxloss._registry import Hyperparameter, register
+from jaxloss import _core, _kinds
+from jaxloss._core import ArrayLike, Reduction
+from jaxloss._kinds import problems
+from jaxloss._registry import Hyperparameter, Task, register
 
-ArrayLike = Any
 
 __all__ = [
     "mean_squared_error", "mean_absolute_error", "huber", "smooth_l1", "log_cosh", "quantile",
@@ -41,16 +42,16 @@ _VARIANCE_EPSILON = 1e-6
 
 
 @register(
-    family="regression", task="regression", aliases=("mse", "l2"),
+    task=Task.REGRESSION, aliases=("mse", "l2"),
     formula="(p - t)^2",
     summary="the default for regression with well-behaved noise; punishes large errors hard",
     properties=("nonnegative", "zero_at_target", "convex", "symmetric", "smooth"),
-    inputs="regression", toy_problem="regression", optax="squared_error",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION, optax="squared_error",
     reference="Gauss (1809); torch.nn.MSELoss; keras.losses.MeanSquaredError",
 )
 def mean_squared_error(
     predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Mean squared error, ``(p - t)^2`` per entry.
 
@@ -81,16 +82,16 @@ def mean_squared_error(
 
 
 @register(
-    family="regression", task="regression", aliases=("mae", "l1"),
+    task=Task.REGRESSION, aliases=("mae", "l1"),
     formula="|p - t|",
     summary="regression robust to outliers; estimates the median",
     properties=("nonnegative", "zero_at_target", "convex", "symmetric", "bounded_gradient"),
-    inputs="regression", toy_problem="regression_outliers",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
     reference="Laplace (1774); torch.nn.L1Loss; keras.losses.MeanAbsoluteError",
 )
 def mean_absolute_error(
     predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Mean absolute error, ``|p - t|`` per entry.
 
@@ -123,17 +124,17 @@ def _huber_kernel(error: jax.Array, delta: Any) -> jax.Array:
 
 
 @register(
-    family="regression", task="regression",
+    task=Task.REGRESSION,
     formula="0.5 e^2 if |e| <= delta else delta (|e| - 0.5 delta)",
     summary="squared error near the target, absolute error far away: robust and smooth",
-    hyperparameters={"delta": Hyperparameter(1.0, low=0.0, low_open=True, doc="where quadratic turns linear", slider=(0.1, 5.0))},
+    hyperparameters={"delta": Hyperparameter(low=0.0, low_open=True, doc="where quadratic turns linear", slider=(0.1, 5.0))},
     properties=("nonnegative", "zero_at_target", "convex", "symmetric", "bounded_gradient"),
-    inputs="regression", toy_problem="regression_outliers", optax="huber_loss",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS, optax="huber_loss",
     reference="Huber, Robust Estimation of a Location Parameter, 1964; torch.nn.HuberLoss",
 )
 def huber(
     predictions: ArrayLike, targets: ArrayLike, *, delta: float = 1.0, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Huber loss: quadratic for ``|e| <= delta``, linear beyond.
 
@@ -160,17 +161,17 @@ def huber(
 
 
 @register(
-    family="regression", task="regression",
+    task=Task.REGRESSION,
     formula="0.5 e^2 / beta if |e| < beta else |e| - 0.5 beta",
     summary="PyTorch's smooth L1 (Fast R-CNN box regression): L1 with a rounded minimum",
-    hyperparameters={"beta": Hyperparameter(1.0, low=0.0, doc="0 gives plain L1", slider=(0.0, 5.0))},
+    hyperparameters={"beta": Hyperparameter(low=0.0, doc="0 gives plain L1", slider=(0.0, 5.0))},
     properties=("nonnegative", "zero_at_target", "convex", "symmetric", "bounded_gradient"),
-    inputs="regression", toy_problem="regression_outliers",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
     reference="Girshick, Fast R-CNN, 2015; torch.nn.SmoothL1Loss",
 )
 def smooth_l1(
     predictions: ArrayLike, targets: ArrayLike, *, beta: float = 1.0, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Smooth L1 loss, PyTorch's definition: Huber divided by ``beta``.
 
@@ -201,16 +202,16 @@ def smooth_l1(
 
 
 @register(
-    family="regression", task="regression", aliases=("logcosh",),
+    task=Task.REGRESSION, aliases=("logcosh",),
     formula="log(cosh(p - t))",
     summary="a smooth stand-in for Huber: ~e^2/2 near zero, ~|e| - log 2 far away",
     properties=("nonnegative", "zero_at_target", "convex", "symmetric", "bounded_gradient", "smooth"),
-    inputs="regression", toy_problem="regression_outliers", optax="log_cosh",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS, optax="log_cosh",
     reference="keras.losses.LogCosh",
 )
 def log_cosh(
     predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Log-cosh loss, ``log(cosh(p - t))`` per entry.
 
@@ -240,17 +241,17 @@ def log_cosh(
 
 
 @register(
-    family="regression", task="quantile regression", aliases=("pinball",),
+    task=Task.QUANTILE_REGRESSION, aliases=("pinball",),
     formula="max(tau (t - p), (tau - 1) (t - p))",
     summary="predicting a quantile (tau = 0.9: the value exceeded 10% of the time)",
-    hyperparameters={"tau": Hyperparameter(0.5, low=0.0, high=1.0, doc="the quantile", slider=(0.01, 0.99))},
+    hyperparameters={"tau": Hyperparameter(low=0.0, high=1.0, doc="the quantile", slider=(0.01, 0.99))},
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
-    inputs="regression", toy_problem="regression_outliers",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
     reference="Koenker and Bassett, Regression Quantiles, 1978; keras_nlp / tf-addons pinball loss",
 )
 def quantile(
     predictions: ArrayLike, targets: ArrayLike, *, tau: float = 0.5, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Quantile (pinball) loss for the ``tau``-quantile.
 
@@ -282,16 +283,16 @@ def quantile(
 
 
 @register(
-    family="regression", task="regression", aliases=("msle",),
+    task=Task.REGRESSION, aliases=("msle",),
     formula="(log(1 + max(p, 0)) - log(1 + max(t, 0)))^2",
     summary="relative errors on non-negative targets spanning orders of magnitude (counts, prices)",
     properties=("nonnegative", "zero_at_target"),
-    inputs="nonnegative_regression", toy_problem="regression_positive",
+    inputs=_kinds.NONNEGATIVE_REGRESSION, toy_problem=problems.REGRESSION_POSITIVE,
     reference="sklearn.metrics.mean_squared_log_error; keras.losses.MeanSquaredLogarithmicError",
 )
 def mean_squared_log_error(
     predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Mean squared logarithmic error, ``(log1p(p) - log1p(t))^2``.
 
@@ -319,16 +320,16 @@ def mean_squared_log_error(
 
 
 @register(
-    family="regression", task="regression", aliases=("mape",),
+    task=Task.REGRESSION, aliases=("mape",),
     formula="|p - t| / max(|t|, eps)",
     summary="relative error as a fraction (0.1 = 10%), for targets far from zero",
     properties=("nonnegative", "zero_at_target", "convex", "symmetric"),
-    inputs="positive_regression", toy_problem="regression_positive",
+    inputs=_kinds.POSITIVE_REGRESSION, toy_problem=problems.REGRESSION_POSITIVE,
     reference="sklearn.metrics.mean_absolute_percentage_error (a fraction, not a percentage)",
 )
 def mean_absolute_percentage_error(
     predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Mean absolute percentage error as a fraction: ``|p - t| / max(|t|, eps)``.
 
@@ -357,16 +358,16 @@ def mean_absolute_percentage_error(
 
 
 @register(
-    family="regression", task="count regression",
+    task=Task.COUNT_REGRESSION,
     formula="exp(p) - t p   (log_input=True; + t log t - t + 0.5 log(2 pi t) if full)",
     summary="counts (events per interval): the negative log-likelihood of a Poisson rate",
     properties=("convex", "smooth"),
-    inputs="count_regression", toy_problem="regression_counts",
+    inputs=_kinds.COUNT_REGRESSION, toy_problem=problems.REGRESSION_COUNTS,
     reference="torch.nn.PoissonNLLLoss; keras.losses.Poisson (log_input=False)",
 )
 def poisson_nll(
     predictions: ArrayLike, targets: ArrayLike, *, log_input: bool = True, full: bool = False,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Poisson negative log-likelihood of counts ``t`` under a predicted rate.
 
@@ -420,17 +421,17 @@ def _check_variance(variance: jax.Array, *, fn: str) -> jax.Array:
 
 
 @register(
-    family="regression", task="probabilistic regression",
+    task=Task.PROBABILISTIC_REGRESSION,
     formula="0.5 (log v + (p - t)^2 / v)   (v = max(variance, 1e-6); + 0.5 log(2 pi) if full)",
     summary="regression that also predicts its own uncertainty (heteroscedastic noise)",
     properties=("convex", "smooth", "symmetric"),
-    inputs="regression", toy_problem="regression",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION,
     reference="Nix and Weigend, 1994; torch.nn.GaussianNLLLoss",
 )
 def gaussian_nll(
     predictions: ArrayLike, targets: ArrayLike, *, variance: ArrayLike | None = None,
     log_variance: ArrayLike | None = None, full: bool = False, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Gaussian negative log-likelihood of ``t`` under ``N(p, variance)``.
 

@@ -37,14 +37,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxloss import _core
-from jaxloss._registry import Hyperparameter, register
+from jaxloss import _core, _kinds
+from jaxloss._core import ArrayLike, Reduction
+from jaxloss._kinds import problems
+from jaxloss._registry import Hyperparameter, Task, register
 
-ArrayLike = Any
 
 __all__ = ["cauchy", "welsch", "geman_mcclure", "tukey_biweight", "general_robust"]
 
-_SCALE = Hyperparameter(1.0, low=0.0, low_open=True, doc="the error at which the loss departs from e^2/2",
+_SCALE = Hyperparameter(low=0.0, low_open=True, doc="the error at which the loss departs from e^2/2",
                         slider=(0.1, 5.0))
 _PROPERTIES = ("nonnegative", "zero_at_target", "symmetric", "bounded_gradient", "smooth")
 # exp(-y^2 / 2) is exactly 0 in float64 (and float32) beyond |y| = 40 (e^-800 < 5e-324).
@@ -58,14 +59,17 @@ _SQRT_HALF = math.sqrt(0.5)
 
 def _robust(
     kernel: Callable[..., jax.Array], predictions: ArrayLike, targets: ArrayLike, *, fn: str,
-    params: dict[str, tuple[Any, float, bool]], weights: Any, where: Any, reduction: str,
+    params: dict[str, tuple[Any, float]], weights: Any, where: Any, reduction: str,
 ) -> jax.Array:
-    """The element-wise pipeline, with per-entry parameters ``name -> (value, fill, positive)``."""
+    """The element-wise pipeline, with per-entry parameters ``name -> (value, fill)``.
+
+    Their ranges were checked by the registry, every concrete value, before the loss runs.
+    """
     shape = tuple(jnp.shape(predictions))
     mask = _core.mask_array(where, shape, fn=fn)
     arrays = {
-        name: _core.parameter_array(value, shape, name=name, fn=fn, mask=mask, fill=fill, positive=positive)
-        for name, (value, fill, positive) in params.items()
+        name: _core.parameter_array(value, shape, name=name, fn=fn, mask=mask, fill=fill)
+        for name, (value, fill) in params.items()
     }
     return _core.elementwise(
         lambda p, t: kernel(p - t, **{k: v.astype(p.dtype) for k, v in arrays.items()}),
@@ -77,16 +81,16 @@ def _robust(
 
 
 @register(
-    family="robust", task="regression", aliases=("lorentzian",),
+    task=Task.REGRESSION, aliases=("lorentzian",),
     formula="c^2 log(1 + (e/c)^2 / 2)",
     summary="regression with many outliers; gradient decays like 1/e (Barron alpha = 0)",
     hyperparameters={"scale": _SCALE}, properties=_PROPERTIES,
-    inputs="regression", toy_problem="regression_outliers",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
     reference="Black and Anandan, 1996; Barron, A General and Adaptive Robust Loss Function, 2019 (alpha = 0)",
 )
 def cauchy(
     predictions: ArrayLike, targets: ArrayLike, *, scale: ArrayLike = 1.0, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Cauchy (Lorentzian) loss, ``c^2 log(1 + (e/c)^2 / 2)``.
 
@@ -112,7 +116,7 @@ def cauchy(
     """
     return _robust(
         lambda e, scale: jnp.square(scale) * _core.log1p_square(e / scale * _SQRT_HALF),
-        predictions, targets, fn="cauchy", params={"scale": (scale, 1.0, True)},
+        predictions, targets, fn="cauchy", params={"scale": (scale, 1.0)},
         weights=weights, where=where, reduction=reduction,
     )
 
@@ -124,16 +128,16 @@ def _welsch(y: jax.Array) -> jax.Array:
 
 
 @register(
-    family="robust", task="regression", aliases=("leclerc",),
+    task=Task.REGRESSION, aliases=("leclerc",),
     formula="c^2 (1 - exp(-(e/c)^2 / 2))",
     summary="regression with gross outliers: bounded cost, redescending gradient (Barron alpha = -inf)",
     hyperparameters={"scale": _SCALE}, properties=_PROPERTIES,
-    inputs="regression", toy_problem="regression_outliers",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
     reference="Dennis and Welsch, 1978; Leclerc, 1989; Barron, A General and Adaptive Robust Loss Function, 2019",
 )
 def welsch(
     predictions: ArrayLike, targets: ArrayLike, *, scale: ArrayLike = 1.0, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Welsch (Leclerc) loss, ``c^2 (1 - exp(-(e/c)^2 / 2))``.
 
@@ -158,7 +162,7 @@ def welsch(
     """
     return _robust(
         lambda e, scale: jnp.square(scale) * _welsch(e / scale),
-        predictions, targets, fn="welsch", params={"scale": (scale, 1.0, True)},
+        predictions, targets, fn="welsch", params={"scale": (scale, 1.0)},
         weights=weights, where=where, reduction=reduction,
     )
 
@@ -174,16 +178,16 @@ def _geman_mcclure(y: jax.Array) -> jax.Array:
 
 
 @register(
-    family="robust", task="regression", aliases=("gemanmcclure",),
+    task=Task.REGRESSION, aliases=("gemanmcclure",),
     formula="2 e^2 / ((e/c)^2 + 4)",
     summary="regression with gross outliers: bounded by 2 c^2, redescending gradient (Barron alpha = -2)",
     hyperparameters={"scale": _SCALE}, properties=_PROPERTIES,
-    inputs="regression", toy_problem="regression_outliers",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
     reference="Geman and McClure, 1985; Barron, A General and Adaptive Robust Loss Function, 2019 (alpha = -2)",
 )
 def geman_mcclure(
     predictions: ArrayLike, targets: ArrayLike, *, scale: ArrayLike = 1.0, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Geman-McClure loss, ``2 e^2 / ((e/c)^2 + 4)``.
 
@@ -208,7 +212,7 @@ def geman_mcclure(
     """
     return _robust(
         lambda e, scale: jnp.square(scale) * _geman_mcclure(e / scale),
-        predictions, targets, fn="geman_mcclure", params={"scale": (scale, 1.0, True)},
+        predictions, targets, fn="geman_mcclure", params={"scale": (scale, 1.0)},
         weights=weights, where=where, reduction=reduction,
     )
 
@@ -221,16 +225,16 @@ def _tukey(y: jax.Array) -> jax.Array:
 
 
 @register(
-    family="robust", task="regression", aliases=("tukey", "biweight", "bisquare"),
+    task=Task.REGRESSION, aliases=("tukey", "biweight", "bisquare"),
     formula="c^2/6 (1 - (1 - (e/c)^2)^3) if |e| <= c else c^2/6",
     summary="regression with gross outliers: errors beyond c cost a constant and get zero gradient",
     hyperparameters={"scale": _SCALE}, properties=_PROPERTIES,
-    inputs="regression", toy_problem="regression_outliers",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
     reference="Beaton and Tukey, 1974; scipy.optimize.least_squares / statsmodels TukeyBiweight (rho)",
 )
 def tukey_biweight(
     predictions: ArrayLike, targets: ArrayLike, *, scale: ArrayLike = 1.0, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Tukey's biweight (bisquare), ``c^2/6 (1 - (1 - (e/c)^2)^3)`` inside ``|e| <= c``.
 
@@ -256,7 +260,7 @@ def tukey_biweight(
     """
     return _robust(
         lambda e, scale: jnp.square(scale) * _tukey(e / scale),
-        predictions, targets, fn="tukey_biweight", params={"scale": (scale, 1.0, True)},
+        predictions, targets, fn="tukey_biweight", params={"scale": (scale, 1.0)},
         weights=weights, where=where, reduction=reduction,
     )
 
@@ -330,21 +334,21 @@ def _general_robust(y: jax.Array, alpha: jax.Array) -> jax.Array:
 
 
 @register(
-    family="robust", task="regression", aliases=("barron", "adaptive_robust"),
+    task=Task.REGRESSION, aliases=("barron", "adaptive_robust"),
     formula="|a-2|/a (((e/c)^2/|a-2| + 1)^(a/2) - 1)   (limits at a = 0, 2, -inf)",
     summary="one loss with a robustness knob alpha: L2 (2), Charbonnier (1), Cauchy (0), Geman-McClure (-2), Welsch (-inf)",
     hyperparameters={
-        "alpha": Hyperparameter(1.0, doc="shape: 2 is L2, 1 Charbonnier, 0 Cauchy, -2 Geman-McClure, -inf Welsch",
+        "alpha": Hyperparameter(doc="shape: 2 is L2, 1 Charbonnier, 0 Cauchy, -2 Geman-McClure, -inf Welsch",
                                 slider=(-4.0, 2.0)),
         "scale": _SCALE,
     },
     properties=("nonnegative", "zero_at_target", "symmetric", "smooth"),
-    inputs="regression", toy_problem="regression_outliers",
+    inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
     reference="Barron, A General and Adaptive Robust Loss Function, CVPR 2019 (google-research/robust_loss general.lossfun)",
 )
 def general_robust(
     predictions: ArrayLike, targets: ArrayLike, *, alpha: ArrayLike = 1.0, scale: ArrayLike = 1.0,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Barron's general and adaptive robust loss ``f(e, alpha, c)``.
 
@@ -389,6 +393,6 @@ def general_robust(
     return _robust(
         lambda e, alpha, scale: _general_robust(e / scale, alpha),
         predictions, targets, fn="general_robust",
-        params={"alpha": (alpha, 0.0, False), "scale": (scale, 1.0, True)},
+        params={"alpha": (alpha, 0.0), "scale": (scale, 1.0)},
         weights=weights, where=where, reduction=reduction,
     )

@@ -20,6 +20,9 @@ Conventions of this family:
 - ``reduction="none"`` gives one value per image; ``weights``/``where`` are per image.
 - Each loss is computed as ``(weighted errors) / (denominator)`` rather than
   ``1 - ratio``, so there is no cancellation near a perfect prediction.
+
+The soft counts and the ratios live in ``_overlap.py``, shared with
+``soft_f1`` (surrogates), which is :func:`dice` on one binary set per row.
 """
 
 from __future__ import annotations
@@ -31,14 +34,18 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxloss import _core
-from jaxloss._registry import Hyperparameter, register
+from jaxloss import _core, _kinds
+from jaxloss._core import ArrayLike, Reduction
+from jaxloss._kinds import problems
+from jaxloss._registry import Hyperparameter, Task, register
+from jaxloss.losses._overlap import (
+    binary_probabilities, dice_complement, soft_counts, tversky_complement,
+)
 
-ArrayLike = Any
 
 __all__ = ["dice", "jaccard", "tversky", "focal_tversky"]
 
-_SMOOTH = Hyperparameter(1.0, low=0.0, doc="added to numerator and denominator; scores empty masks", slider=(0.0, 2.0))
+_SMOOTH = Hyperparameter(low=0.0, doc="added to numerator and denominator; scores empty masks", slider=(0.0, 2.0))
 
 
 class _Overlap(NamedTuple):
@@ -50,10 +57,11 @@ class _Overlap(NamedTuple):
     dtype: Any
 
 
-def _overlap(
+def _image_overlaps(
     fn: str, predictions: ArrayLike, targets: ArrayLike, *, from_logits: bool, multiclass: bool | None,
     spatial_dims: int, where: ArrayLike | None,
 ) -> _Overlap:
+    """Checks a batch of images and returns their soft counts (``_overlap.soft_counts``) per image and class."""
     x = _core.float_array(predictions, name="predictions", fn=fn)
     if not isinstance(spatial_dims, int) or spatial_dims < 1:
         raise ValueError(f"{fn}: spatial_dims must be a positive int (2 for images, 3 for volumes); got {spatial_dims!r}.")
@@ -99,27 +107,16 @@ def _overlap(
         q = 1.0 - p
         axes = tuple(range(x.ndim - 1 - spatial_dims, x.ndim - 1))
     else:
-        if from_logits:
-            # 1 - sigmoid(x) as sigmoid(-x): no cancellation for large logits.
-            p, q = jax.nn.sigmoid(x), jax.nn.sigmoid(-x)
-        else:
-            p, q = x, 1.0 - x
+        p, q = binary_probabilities(x, from_logits=from_logits)
         axes = tuple(range(x.ndim - spatial_dims, x.ndim))
-    tp = jnp.sum(p * t, axis=axes)
-    fp = jnp.sum(p * (1.0 - t), axis=axes)
-    fn_ = jnp.sum(q * t, axis=axes)
+    tp, fp, fn_ = soft_counts(p, q, t, axes)
     if not is_multiclass:
         tp, fp, fn_ = tp[..., None], fp[..., None], fn_[..., None]
     return _Overlap(tp, fp, fn_, mask, valid, dtype)
 
 
-def _ratio(errors: jax.Array, denominator: jax.Array) -> jax.Array:
-    """errors / denominator, 0 where both are 0 (empty mask with smooth=0), with a finite gradient."""
-    nonzero = denominator > 0
-    return jnp.where(nonzero, errors / jnp.where(nonzero, denominator, 1.0), 0.0)
-
-
-def _finish(per_class: jax.Array, o: _Overlap, *, fn: str, weights: Any, reduction: str) -> jax.Array:
+def _reduce_images(per_class: jax.Array, o: _Overlap, *, fn: str, weights: Any, reduction: str) -> jax.Array:
+    """Averages the per-class losses of each image, poisons invalid images with NaN, reduces over images."""
     values = jnp.mean(per_class, axis=-1)
     if o.valid is not None:
         values = _core.poison_invalid(values, o.valid)
@@ -127,18 +124,18 @@ def _finish(per_class: jax.Array, o: _Overlap, *, fn: str, weights: Any, reducti
 
 
 @register(
-    family="segmentation", task="segmentation", aliases=("soft_dice",),
+    task=Task.SEGMENTATION, aliases=("soft_dice",),
     formula="1 - (2 TP + smooth) / (sum p + sum t + smooth)   (mean over classes)",
     summary="segmentation with small foreground objects: scores overlap, not pixel accuracy",
     hyperparameters={"smooth": _SMOOTH},
     properties=("nonnegative", "zero_at_target", "smooth"),
-    inputs="segmentation_binary", toy_problem="segmentation",
+    inputs=_kinds.SEGMENTATION_BINARY, toy_problem=problems.SEGMENTATION,
     reference="Milletari et al., V-Net, 2016; segmentation_models_pytorch DiceLoss (smooth in numerator and denominator)",
 )
 def dice(
     predictions: ArrayLike, targets: ArrayLike, *, smooth: float = 1.0, from_logits: bool = True,
     multiclass: bool | None = None, spatial_dims: int = 2,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Soft Dice loss, one value per image.
 
@@ -146,7 +143,8 @@ def dice(
     image (and each class, then averaged over the classes). With hard 0/1
     predictions and ``smooth=0`` it is ``1 - F1``. Use it when the foreground
     is small: unlike pixel-wise cross-entropy it is not dominated by the
-    background.
+    background. :func:`jaxloss.soft_f1` is the same formula on one binary
+    set per row (``spatial_dims=1``, ``smooth=epsilon``), by the same kernel.
 
     Args:
       predictions: logits (or probabilities with ``from_logits=False``): ``(..., H, W)``
@@ -175,27 +173,26 @@ def dice(
     Reference: Milletari et al., V-Net, 2016; segmentation_models_pytorch ``DiceLoss``.
     """
     fn = "dice"
-    o = _overlap(fn, predictions, targets, from_logits=from_logits, multiclass=multiclass,
-                 spatial_dims=spatial_dims, where=where)
-    errors = o.fp + o.fn
-    per_class = _ratio(errors, 2.0 * o.tp + errors + smooth)
-    return _finish(per_class, o, fn=fn, weights=weights, reduction=reduction)
+    o = _image_overlaps(fn, predictions, targets, from_logits=from_logits, multiclass=multiclass,
+                        spatial_dims=spatial_dims, where=where)
+    per_class = dice_complement(o.tp, o.fp, o.fn, smooth)
+    return _reduce_images(per_class, o, fn=fn, weights=weights, reduction=reduction)
 
 
 @register(
-    family="segmentation", task="segmentation", aliases=("iou", "soft_iou", "jaccard_loss"),
+    task=Task.SEGMENTATION, aliases=("iou", "soft_iou", "jaccard_loss"),
     formula="1 - (TP + smooth) / (sum p + sum t - TP + smooth)   (mean over classes)",
     summary="segmentation scored by intersection over union (the soft IoU)",
     hyperparameters={"smooth": _SMOOTH},
     properties=("nonnegative", "zero_at_target", "smooth"),
-    inputs="segmentation_multiclass", toy_problem="segmentation",
+    inputs=_kinds.SEGMENTATION_MULTICLASS, toy_problem=problems.SEGMENTATION,
     reference="Rahman and Wang, Optimizing Intersection-Over-Union in Deep Neural Networks, 2016; "
               "segmentation_models_pytorch JaccardLoss",
 )
 def jaccard(
     predictions: ArrayLike, targets: ArrayLike, *, smooth: float = 1.0, from_logits: bool = True,
     multiclass: bool | None = None, spatial_dims: int = 2,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Soft Jaccard (IoU) loss, one value per image.
 
@@ -225,37 +222,31 @@ def jaccard(
     Reference: Rahman and Wang 2016; segmentation_models_pytorch ``JaccardLoss``.
     """
     fn = "jaccard"
-    o = _overlap(fn, predictions, targets, from_logits=from_logits, multiclass=multiclass,
-                 spatial_dims=spatial_dims, where=where)
-    errors = o.fp + o.fn
-    per_class = _ratio(errors, o.tp + errors + smooth)
-    return _finish(per_class, o, fn=fn, weights=weights, reduction=reduction)
+    o = _image_overlaps(fn, predictions, targets, from_logits=from_logits, multiclass=multiclass,
+                        spatial_dims=spatial_dims, where=where)
+    # Jaccard's complement is Tversky's with alpha = beta = 1: (FP + FN) / (TP + FP + FN + smooth).
+    per_class = tversky_complement(o.tp, o.fp, o.fn, 1.0, 1.0, smooth)
+    return _reduce_images(per_class, o, fn=fn, weights=weights, reduction=reduction)
 
 
-def _tversky_complement(o: _Overlap, alpha: Any, beta: Any, smooth: Any) -> jax.Array:
-    """1 - TI = (alpha FP + beta FN) / (TP + alpha FP + beta FN + smooth), without cancellation."""
-    errors = alpha * o.fp + beta * o.fn
-    return _ratio(errors, o.tp + errors + smooth)
-
-
-_ALPHA = Hyperparameter(0.5, low=0.0, doc="weight of false positives", slider=(0.0, 1.0))
-_BETA = Hyperparameter(0.5, low=0.0, doc="weight of false negatives", slider=(0.0, 1.0))
+_ALPHA = Hyperparameter(low=0.0, doc="weight of false positives", slider=(0.0, 1.0))
+_BETA = Hyperparameter(low=0.0, doc="weight of false negatives", slider=(0.0, 1.0))
 
 
 @register(
-    family="segmentation", task="segmentation",
+    task=Task.SEGMENTATION,
     formula="1 - (TP + smooth) / (TP + alpha FP + beta FN + smooth)   (mean over classes)",
     summary="segmentation where false negatives and false positives should cost differently (recall vs precision)",
     hyperparameters={"alpha": _ALPHA, "beta": _BETA, "smooth": _SMOOTH},
     properties=("nonnegative", "zero_at_target", "smooth"),
-    inputs="segmentation_binary", toy_problem="segmentation", optax="dice_loss",
+    inputs=_kinds.SEGMENTATION_BINARY, toy_problem=problems.SEGMENTATION, optax="dice_loss",
     reference="Salehi et al., Tversky loss function for image segmentation using 3D fully convolutional deep "
               "networks, 2017; optax.losses.dice_loss (alpha, beta)",
 )
 def tversky(
     predictions: ArrayLike, targets: ArrayLike, *, alpha: float = 0.5, beta: float = 0.5, smooth: float = 1.0,
     from_logits: bool = True, multiclass: bool | None = None, spatial_dims: int = 2,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Tversky loss (Salehi et al. 2017), one value per image.
 
@@ -290,9 +281,10 @@ def tversky(
     alpha=alpha, beta=beta, smooth=smooth)`` (binary) and to ``dice_loss`` on one-hot targets (multiclass).
     """
     fn = "tversky"
-    o = _overlap(fn, predictions, targets, from_logits=from_logits, multiclass=multiclass,
-                 spatial_dims=spatial_dims, where=where)
-    return _finish(_tversky_complement(o, alpha, beta, smooth), o, fn=fn, weights=weights, reduction=reduction)
+    o = _image_overlaps(fn, predictions, targets, from_logits=from_logits, multiclass=multiclass,
+                        spatial_dims=spatial_dims, where=where)
+    per_class = tversky_complement(o.tp, o.fp, o.fn, alpha, beta, smooth)
+    return _reduce_images(per_class, o, fn=fn, weights=weights, reduction=reduction)
 
 
 def _power(base: jax.Array, gamma: Any) -> jax.Array:
@@ -303,25 +295,25 @@ def _power(base: jax.Array, gamma: Any) -> jax.Array:
 
 
 @register(
-    family="segmentation", task="segmentation",
+    task=Task.SEGMENTATION,
     formula="(1 - TI)^gamma,  TI = (TP + smooth) / (TP + alpha FP + beta FN + smooth)   (mean over classes)",
     summary="small-lesion segmentation: the Tversky loss focused on the hard (low-overlap) images and classes",
     hyperparameters={
-        "alpha": Hyperparameter(0.3, low=0.0, doc="weight of false positives", slider=(0.0, 1.0)),
-        "beta": Hyperparameter(0.7, low=0.0, doc="weight of false negatives", slider=(0.0, 1.0)),
-        "gamma": Hyperparameter(0.75, low=0.0, low_open=True, doc="exponent of (1 - TI); the paper's 1/gamma",
+        "alpha": Hyperparameter(low=0.0, doc="weight of false positives", slider=(0.0, 1.0)),
+        "beta": Hyperparameter(low=0.0, doc="weight of false negatives", slider=(0.0, 1.0)),
+        "gamma": Hyperparameter(low=0.0, low_open=True, doc="exponent of (1 - TI); the paper's 1/gamma",
                                 slider=(0.25, 3.0)),
         "smooth": _SMOOTH,
     },
     properties=("nonnegative", "zero_at_target"),
-    inputs="segmentation_multiclass", toy_problem="segmentation",
+    inputs=_kinds.SEGMENTATION_MULTICLASS, toy_problem=problems.SEGMENTATION,
     reference="Abraham and Khan, A Novel Focal Tversky Loss Function with Improved Attention U-Net for Lesion "
               "Segmentation, 2019",
 )
 def focal_tversky(
     predictions: ArrayLike, targets: ArrayLike, *, alpha: float = 0.3, beta: float = 0.7, gamma: float = 0.75,
     smooth: float = 1.0, from_logits: bool = True, multiclass: bool | None = None, spatial_dims: int = 2,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Focal Tversky loss (Abraham and Khan 2019), one value per image.
 
@@ -361,7 +353,7 @@ def focal_tversky(
     Reference: Abraham and Khan 2019 (exponent written as ``gamma`` instead of ``1/gamma``).
     """
     fn = "focal_tversky"
-    o = _overlap(fn, predictions, targets, from_logits=from_logits, multiclass=multiclass,
-                 spatial_dims=spatial_dims, where=where)
-    per_class = _power(_tversky_complement(o, alpha, beta, smooth), gamma)
-    return _finish(per_class, o, fn=fn, weights=weights, reduction=reduction)
+    o = _image_overlaps(fn, predictions, targets, from_logits=from_logits, multiclass=multiclass,
+                        spatial_dims=spatial_dims, where=where)
+    per_class = _power(tversky_complement(o.tp, o.fp, o.fn, alpha, beta, smooth), gamma)
+    return _reduce_images(per_class, o, fn=fn, weights=weights, reduction=reduction)

@@ -24,10 +24,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxloss import _core
-from jaxloss._registry import Hyperparameter, register
+from jaxloss import _core, _kinds
+from jaxloss._core import ArrayLike, Reduction
+from jaxloss._kinds import problems
+from jaxloss._registry import Hyperparameter, Task, register
 
-ArrayLike = Any
 
 __all__ = ["ctc"]
 
@@ -98,21 +99,21 @@ def _ctc_log_likelihood(log_p: jax.Array, labels: jax.Array, frame_pad: jax.Arra
 
 
 @register(
-    family="sequence", task="sequence", aliases=("ctc_loss", "connectionist_temporal_classification"),
+    task=Task.SEQUENCE, aliases=("ctc_loss", "connectionist_temporal_classification"),
     formula="-log sum_{alignments a collapsing to y} prod_t softmax(x_t)[a_t]",
     summary="sequence labelling without frame alignments (speech and handwriting recognition)",
     hyperparameters={
-        "blank_id": Hyperparameter(0, low=0.0, doc="class index of the blank"),
+        "blank_id": Hyperparameter(low=0.0, doc="class index of the blank"),
     },
     properties=("nonnegative", "zero_at_target", "smooth"),
-    inputs="ctc", toy_problem="sequence", optax="ctc_loss",
+    inputs=_kinds.CTC, toy_problem=problems.SEQUENCE, optax="ctc_loss",
     reference="Graves et al., Connectionist Temporal Classification, 2006; torch.nn.functional.ctc_loss; optax.ctc_loss",
 )
 def ctc(
     predictions: ArrayLike, targets: ArrayLike, *, logit_paddings: ArrayLike | None = None,
     label_paddings: ArrayLike | None = None, blank_id: int = 0, zero_infinity: bool = False,
     normalize_by_label_length: bool = False, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Connectionist temporal classification loss, one value per sequence.
 

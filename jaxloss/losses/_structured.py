@@ -5,7 +5,8 @@ on the last axis; targets are integer class indices ``(...)`` or probability
 vectors ``(..., K)``; ``reduction="none"`` gives one value per example; labels
 out of range raise outside ``jit`` and give NaN under it; ``-inf`` logits
 (masked classes) are allowed, and the loss is finite wherever the target
-puts no mass on a masked class.
+puts no mass on a masked class. The input checks and the reduction are the
+shared ones of ``_class_inputs.py``.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxloss import _core
-from jaxloss._registry import Hyperparameter, register
-from jaxloss.losses._classification import (
-    _LABEL_SMOOTHING, _class_inputs, _finish, _is_zero, _pick, softmax_cross_entropy,
-)
+from jaxloss import _core, _kinds
+from jaxloss._core import ArrayLike, Reduction
+from jaxloss._kinds import problems
+from jaxloss._registry import Hyperparameter, Task, register
+from jaxloss.losses._class_inputs import LABEL_SMOOTHING, class_inputs, is_zero, pick, reduce_examples
+from jaxloss.losses._cross_entropy import log_prob_of_label
 
-ArrayLike = Any
 
 __all__ = ["sparsemax_loss", "poly1_cross_entropy", "bitempered_logistic", "symmetric_cross_entropy"]
 
@@ -59,16 +60,16 @@ def _sparsemax(z: jax.Array, finite: jax.Array) -> jax.Array:
 
 
 @register(
-    family="structured", task="multiclass", aliases=("sparsemax", "multiclass_sparsemax_loss"),
+    task=Task.MULTICLASS, aliases=("sparsemax", "multiclass_sparsemax_loss"),
     formula="-q.z + 1/2 sum_{j in S(z)} (z_j^2 - tau(z)^2) + 1/2 |q|^2   (S, tau: support and threshold of sparsemax)",
     summary="classification with sparse predicted distributions (exact zeros), e.g. sparse attention",
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
-    inputs="class_logits", toy_problem="multiclass", optax="multiclass_sparsemax_loss",
+    inputs=_kinds.CLASS_LOGITS, toy_problem=problems.MULTICLASS, optax="multiclass_sparsemax_loss",
     reference="Martins and Astudillo, From Softmax to Sparsemax, 2016; optax.losses.multiclass_sparsemax_loss",
 )
 def sparsemax_loss(
     predictions: ArrayLike, targets: ArrayLike, *, ignore_index: int | None = None,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Sparsemax loss (Martins and Astudillo 2016), the Fenchel-Young loss of sparsemax.
 
@@ -107,7 +108,7 @@ def sparsemax_loss(
     of Attention and Multi-Label Classification, ICML 2016.
     """
     fn = "sparsemax_loss"
-    inputs = _class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
+    inputs = class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
     x = inputs.predictions
     finite = jnp.isfinite(x)
     m = jax.lax.stop_gradient(jnp.max(jnp.where(finite, x, -jnp.inf), axis=-1, keepdims=True))
@@ -116,56 +117,57 @@ def sparsemax_loss(
     p = _sparsemax(z, finite)
     half_gap = 0.5 * (1.0 - jnp.sum(p * p, axis=-1))
     if inputs.is_labels:
-        z_y = _pick(z, inputs.targets)
+        z_y = pick(z, inputs.targets)
         values = jnp.sum(p * (z - z_y[..., None]), axis=-1) + half_gap
-        target_finite = _pick(finite, inputs.targets)
+        target_finite = pick(finite, inputs.targets)
     else:
         q = inputs.targets
         values = jnp.sum((p - q) * z, axis=-1) - 0.5 * jnp.sum(p * p, axis=-1) + 0.5 * jnp.sum(q * q, axis=-1)
         target_finite = ~jnp.any((q != 0) & ~finite, axis=-1)
     values = jnp.where(target_finite, values, jnp.inf)
-    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+    return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
 
 
 # -- PolyLoss -------------------------------------------------------------------------------------
 
 
 @register(
-    family="structured", task="multiclass", aliases=("poly1", "poly_loss", "poly_loss_cross_entropy"),
-    formula="CE(q, softmax(x)) + epsilon * sum_c q_c (1 - softmax(x)_c)",
+    task=Task.MULTICLASS, aliases=("poly1", "poly_loss", "poly_loss_cross_entropy"),
+    formula="CE(q, softmax(x)) + coefficient * sum_c q_c (1 - softmax(x)_c)",
     summary="cross-entropy with a tunable first polynomial term: a drop-in CE replacement (Poly-1)",
     hyperparameters={
-        "epsilon": Hyperparameter(2.0, low=-1.0, doc="coefficient of the first polynomial term; >= -1 keeps it >= 0",
-                                  slider=(-1.0, 5.0)),
-        "label_smoothing": _LABEL_SMOOTHING,
+        "coefficient": Hyperparameter(low=-1.0, doc="of the first polynomial term (the paper's epsilon_1, optax's epsilon); "
+                                      ">= -1 keeps the loss >= 0", slider=(-1.0, 5.0)),
+        "label_smoothing": LABEL_SMOOTHING,
     },
     properties=("nonnegative", "zero_at_target", "smooth"),
-    inputs="class_logits", toy_problem="multiclass", optax="poly_loss_cross_entropy",
+    inputs=_kinds.CLASS_LOGITS, toy_problem=problems.MULTICLASS, optax="poly_loss_cross_entropy",
     reference="Leng et al., PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions, 2022",
 )
 def poly1_cross_entropy(
-    predictions: ArrayLike, targets: ArrayLike, *, epsilon: float = 2.0, label_smoothing: float = 0.0,
+    predictions: ArrayLike, targets: ArrayLike, *, coefficient: float = 2.0, label_smoothing: float = 0.0,
     ignore_index: int | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> jax.Array:
     """Poly-1 cross-entropy (Leng et al. 2022).
 
-    ``-sum_c q_c log p_c + epsilon * sum_c q_c (1 - p_c)``: the leading term
-    ``(1 - p_t)`` of cross-entropy's Taylor expansion gets ``1 + epsilon`` as
-    coefficient. ``epsilon = 0`` is cross-entropy; the paper recommends 2 for
+    ``-sum_c q_c log p_c + coefficient * sum_c q_c (1 - p_c)``: the leading term
+    ``(1 - p_t)`` of cross-entropy's Taylor expansion gets ``1 + coefficient`` as
+    its coefficient. ``coefficient = 0`` is cross-entropy; the paper recommends 2 for
     ImageNet classification and -1 for detection.
 
     Use it as a drop-in replacement for cross-entropy when tuning one more
     knob is cheap.
 
     Matches ``optax.losses.poly_loss_cross_entropy`` (which takes probability
-    targets); with ``label_smoothing`` the smoothed target is used in both
+    targets, and calls the coefficient ``epsilon``: in jaxloss ``epsilon`` is only ever a
+    numerical floor); with ``label_smoothing`` the smoothed target is used in both
     terms, as in the paper's code.
 
     Args:
       predictions: logits ``(..., K)``; ``-inf`` for masked-out classes.
       targets: integer class indices ``(...)`` or probability vectors ``(..., K)``.
-      epsilon: coefficient of the first polynomial term (>= -1).
+      coefficient: of the first polynomial term, the paper's epsilon_1 (>= -1).
       label_smoothing: ``eps``; the target becomes ``(1 - eps) q + eps / K``
         over the classes with finite logits (as :func:`softmax_cross_entropy`).
       ignore_index: a label value to exclude.
@@ -176,7 +178,7 @@ def poly1_cross_entropy(
     gradient and Hessian.
 
     >>> import jax.numpy as jnp, jaxloss as jl, math
-    >>> loss = jl.poly1_cross_entropy(jnp.log(jnp.array([[0.5, 0.25, 0.25]])), jnp.array([0]), epsilon=1.0)
+    >>> loss = jl.poly1_cross_entropy(jnp.log(jnp.array([[0.5, 0.25, 0.25]])), jnp.array([0]), coefficient=1.0)
     >>> bool(jnp.isclose(loss, -math.log(0.5) + 0.5))
     True
 
@@ -184,14 +186,14 @@ def poly1_cross_entropy(
     Classification Loss Functions, ICLR 2022.
     """
     fn = "poly1_cross_entropy"
-    inputs = _class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
+    inputs = class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
     x = inputs.predictions
     log_p = jax.nn.log_softmax(x, axis=-1)
     finite = jnp.isfinite(x)
     n_finite = jnp.maximum(jnp.sum(finite, axis=-1), 1).astype(x.dtype)
-    smoothing = not _is_zero(label_smoothing)
+    smoothing = not is_zero(label_smoothing)
     if inputs.is_labels:
-        log_p_y = _pick(log_p, inputs.targets)
+        log_p_y = pick(log_p, inputs.targets)
         ce = -log_p_y
         one_minus_pt = -jnp.expm1(log_p_y)
         if smoothing:
@@ -206,7 +208,7 @@ def poly1_cross_entropy(
         present = q != 0
         ce = -jnp.sum(jnp.where(present, q * jnp.where(present, log_p, 0.0), 0.0), axis=-1)
         one_minus_pt = jnp.sum(q * -jnp.expm1(log_p), axis=-1)
-    return _finish(ce + epsilon * one_minus_pt, inputs, fn=fn, weights=weights, reduction=reduction)
+    return reduce_examples(ce + coefficient * one_minus_pt, inputs, fn=fn, weights=weights, reduction=reduction)
 
 
 # -- bi-tempered logistic loss --------------------------------------------------------------------
@@ -299,26 +301,26 @@ def _bitempered_terms(x: jax.Array, q: jax.Array, t1: float, t2: float, num_iter
 
 
 @register(
-    family="structured", task="multiclass", aliases=("bi_tempered", "bi_tempered_logistic_loss"),
+    task=Task.MULTICLASS, aliases=("bi_tempered", "bi_tempered_logistic_loss"),
     formula="sum_c [q_c (log_t1 q_c - log_t1 p_c) - (q_c^(2-t1) - p_c^(2-t1)) / (2 - t1)],  p = tempered_softmax_t2(x)",
     summary="classification with noisy labels: bounded (t1 < 1) and heavy-tailed (t2 > 1) logistic loss",
     hyperparameters={
-        "t1": Hyperparameter(1.0, low=0.0, high=1.0, doc="temperature of the log; < 1 bounds the loss", slider=(0.2, 1.0)),
-        "t2": Hyperparameter(1.0, low=0.0, high=5.0, low_open=True,
+        "t1": Hyperparameter(low=0.0, high=1.0, doc="temperature of the log; < 1 bounds the loss", slider=(0.2, 1.0)),
+        "t2": Hyperparameter(low=0.0, high=5.0, low_open=True,
                              doc="temperature of the softmax; > 1 heavy tails, < 1 finite support", slider=(1.0, 4.0)),
-        "num_iters": Hyperparameter(5, low=1.0, doc="iterations of the normalization (t2 != 1)"),
-        "label_smoothing": Hyperparameter(0.0, low=0.0, high=1.0,
+        "num_iters": Hyperparameter(low=1.0, doc="iterations of the normalization (t2 != 1)"),
+        "label_smoothing": Hyperparameter(low=0.0, high=1.0,
                                           doc="mass moved to the other classes", slider=(0.0, 0.5)),
     },
     properties=("nonnegative", "zero_at_target"),
-    inputs="class_logits", toy_problem="multiclass_noisy",
+    inputs=_kinds.CLASS_LOGITS, toy_problem=problems.MULTICLASS_NOISY,
     reference="Amid et al., Robust Bi-Tempered Logistic Loss Based on Bregman Divergences, 2019; "
               "google/bi-tempered-loss bi_tempered_logistic_loss",
 )
 def bitempered_logistic(
     predictions: ArrayLike, targets: ArrayLike, *, t1: float = 1.0, t2: float = 1.0, num_iters: int = 5,
     label_smoothing: float = 0.0, ignore_index: int | None = None, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """Bi-tempered logistic loss (Amid, Warmuth, Anil and Koren 2019).
 
@@ -380,14 +382,13 @@ def bitempered_logistic(
         if _core.is_traced(value):
             raise TypeError(f"{fn}: {key} must be a Python number (it selects the algorithm); got a traced value.")
     t1, t2 = float(t1), float(t2)
-    inputs = _class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
+    inputs = class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
     x = inputs.predictions
-    smoothing = not _is_zero(label_smoothing)
-    if t1 == 1.0 and t2 == 1.0 and inputs.is_labels and not smoothing:  # softmax cross-entropy, exactly
-        if weights is not None:
-            _core.weight_array(weights, fn=fn)  # errors name this loss, not the one it delegates to
-        return softmax_cross_entropy(predictions, targets, ignore_index=ignore_index, weights=weights,
-                                     where=where, reduction=reduction)
+    smoothing = not is_zero(label_smoothing)
+    if t1 == 1.0 and t2 == 1.0 and inputs.is_labels and not smoothing:
+        # Softmax cross-entropy exactly, by its kernel: logsumexp(x) - x_y, no one-hot array.
+        values = -log_prob_of_label(x, inputs.targets, from_logits=True)
+        return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
     q = _target_distribution(inputs, x.shape[-1], x.dtype)
     if smoothing:
         finite = jnp.isfinite(x)
@@ -395,30 +396,30 @@ def bitempered_logistic(
         share = label_smoothing / jnp.maximum(n_finite - 1.0, 1.0)
         q = jnp.where(n_finite > 1, (1.0 - n_finite * share) * q + share * finite, q)
     values = _bitempered_terms(x, q, t1, t2, int(num_iters))
-    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+    return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
 
 
 # -- symmetric cross-entropy ----------------------------------------------------------------------
 
 
 @register(
-    family="structured", task="multiclass", aliases=("sce",),
+    task=Task.MULTICLASS, aliases=("sce",),
     formula="alpha * (-sum_c q_c log p_c) + beta * (-sum_c p_c max(log q_c, A)),  A = log_zero",
     summary="classification with noisy labels: cross-entropy plus a noise-tolerant reverse cross-entropy",
     hyperparameters={
-        "alpha": Hyperparameter(0.1, low=0.0, doc="weight of the cross-entropy term", slider=(0.0, 1.0)),
-        "beta": Hyperparameter(1.0, low=0.0, doc="weight of the reverse cross-entropy term", slider=(0.0, 2.0)),
-        "log_zero": Hyperparameter(-4.0, high=0.0, high_open=True, doc="the value A that stands for log 0",
+        "alpha": Hyperparameter(low=0.0, doc="weight of the cross-entropy term", slider=(0.0, 1.0)),
+        "beta": Hyperparameter(low=0.0, doc="weight of the reverse cross-entropy term", slider=(0.0, 2.0)),
+        "log_zero": Hyperparameter(high=0.0, high_open=True, doc="the value A that stands for log 0",
                                    slider=(-10.0, -1.0)),
     },
     properties=("nonnegative", "zero_at_target", "smooth"),
-    inputs="class_logits", toy_problem="multiclass_noisy",
+    inputs=_kinds.CLASS_LOGITS, toy_problem=problems.MULTICLASS_NOISY,
     reference="Wang et al., Symmetric Cross Entropy for Robust Learning with Noisy Labels, 2019",
 )
 def symmetric_cross_entropy(
     predictions: ArrayLike, targets: ArrayLike, *, alpha: float = 0.1, beta: float = 1.0, log_zero: float = -4.0,
     ignore_index: int | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> jax.Array:
     """Symmetric cross-entropy (Wang et al. 2019): ``alpha CE + beta RCE``.
 
@@ -453,11 +454,11 @@ def symmetric_cross_entropy(
     Noisy Labels, ICCV 2019.
     """
     fn = "symmetric_cross_entropy"
-    inputs = _class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
+    inputs = class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
     x = inputs.predictions
     log_p = jax.nn.log_softmax(x, axis=-1)
     if inputs.is_labels:
-        log_p_y = _pick(log_p, inputs.targets)
+        log_p_y = pick(log_p, inputs.targets)
         ce = -log_p_y
         rce = -log_zero * -jnp.expm1(log_p_y)
     else:
@@ -466,4 +467,4 @@ def symmetric_cross_entropy(
         ce = -jnp.sum(jnp.where(present, q * jnp.where(present, log_p, 0.0), 0.0), axis=-1)
         log_q = jnp.maximum(jnp.where(present, _core.safe_log(q, present), log_zero), log_zero)
         rce = -jnp.sum(jax.nn.softmax(x, axis=-1) * log_q, axis=-1)
-    return _finish(alpha * ce + beta * rce, inputs, fn=fn, weights=weights, reduction=reduction)
+    return reduce_examples(alpha * ce + beta * rce, inputs, fn=fn, weights=weights, reduction=reduction)

@@ -21,16 +21,17 @@ Conventions of this family:
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 
-from jaxloss import _core
-from jaxloss._registry import Hyperparameter, register
-from jaxloss.losses._classification import _class_inputs, _finish, _pick
+from jaxloss import _core, _kinds
+from jaxloss._core import ArrayLike, Reduction
+from jaxloss._kinds import problems
+from jaxloss._registry import Hyperparameter, Task, register
+from jaxloss.losses._class_inputs import class_inputs, pick, reduce_examples
+from jaxloss.losses._overlap import binary_probabilities, dice_complement, soft_counts
+from jaxloss.losses._pairwise import label_pairs, logistic_pair_mean
 
-ArrayLike = Any
 
 __all__ = ["soft_f1", "pairwise_auc", "soft_accuracy"]
 
@@ -50,28 +51,32 @@ def _set_inputs(fn: str, predictions: ArrayLike, targets: ArrayLike, where: Arra
 
 
 @register(
-    family="surrogate", task="binary",
-    formula="1 - (2 sum(p t) + eps) / (sum(p) + sum(t) + eps),  p = sigmoid(x), sums over the set's items",
+    task=Task.BINARY,
+    formula="1 - (2 sum(p t) + smooth) / (sum(p) + sum(t) + smooth),  p = sigmoid(x), sums over the set's items",
     summary="you report F1 on imbalanced binary or multi-label data and want to train on (a smooth) F1 itself",
-    hyperparameters={"epsilon": Hyperparameter(1.0, low=0.0, low_open=True,
-                                               doc="smoothing added to the numerator and denominator",
+    hyperparameters={"smooth": Hyperparameter(low=0.0, low_open=True,
+                                              doc="smoothing added to the numerator and denominator",
                                                slider=(0.01, 2.0))},
     properties=("nonnegative", "zero_at_target", "smooth", "bounded_gradient"),
-    inputs="multilabel_logits", toy_problem="binary_imbalanced",
+    inputs=_kinds.MULTILABEL_LOGITS, toy_problem=problems.BINARY_IMBALANCED,
     reference="Jansche, Maximum Expected F-Measure Training of Logistic Regression Models, 2005; "
-              "the soft F1 / soft Dice loss (Milletari et al., V-Net, 2016, with smoothing eps)",
+              "the soft F1 / soft Dice loss (Milletari et al., V-Net, 2016, with additive smoothing)",
 )
 def soft_f1(
-    predictions: ArrayLike, targets: ArrayLike, *, epsilon: float = 1.0, from_logits: bool = True,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    predictions: ArrayLike, targets: ArrayLike, *, smooth: float = 1.0, from_logits: bool = True,
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """One minus the soft F1 score of each set: a differentiable stand-in for F1.
 
     F1 is ``2 TP / (2 TP + FP + FN)`` with hard counts. The soft version counts with probabilities:
     ``TP = sum(p t)``, ``2 TP + FP + FN = sum(p) + sum(t)``, so the loss per set is
-    ``1 - (2 sum(p t) + eps) / (sum(p) + sum(t) + eps)`` with ``p = sigmoid(x)``. The metric it stands
-    in for is ``jaxloss.metrics.f1_score`` (binary; per set); ``eps`` makes a set without positives
+    ``1 - (2 sum(p t) + smooth) / (sum(p) + sum(t) + smooth)`` with ``p = sigmoid(x)``. The metric it stands
+    in for is ``jaxloss.metrics.f1_score`` (binary; per set); ``smooth`` makes a set without positives
     that predicts none score 1, as scikit-learn's ``zero_division=1.0`` does.
+
+    This is 1 - soft Dice: :func:`jaxloss.dice` with the same ``smooth`` on one binary set per row
+    (``spatial_dims=1``), computed by the same soft-overlap kernel. Where ``dice`` is per image and
+    can be multiclass, ``soft_f1`` is per set of binary decisions.
 
     Use it when F1 is what you report and the classes are imbalanced, so cross-entropy's optimum is
     far from F1's; it is not a proper scoring rule (the probabilities it learns are not calibrated)
@@ -81,45 +86,49 @@ def soft_f1(
     Args:
       predictions: logits (probabilities with ``from_logits=False``), shape ``(..., m)``: ``m`` items per set.
       targets: ``{0, 1}`` (or soft, in [0, 1]) of the same shape.
-      epsilon: smoothing ``eps > 0`` in numerator and denominator.
+      smooth: additive smoothing ``> 0`` in numerator and denominator (as :func:`jaxloss.dice`'s).
       from_logits: whether predictions are logits.
       weights: per-set weights, broadcastable to ``predictions.shape[:-1]``.
       where: per-set boolean mask of shape ``predictions.shape[:-1]``.
       reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one value per set).
 
-    Numerical care: the denominator is at least ``eps``; ``sigmoid`` saturates to exactly 0 or 1 at
-    logits of +-1e4 with a zero, finite gradient; half precision is computed in float32.
+    Numerical care: computed as ``(FP + FN) / (2 TP + FP + FN + smooth)`` with ``1 - p = sigmoid(-x)``,
+    so there is no cancellation near a perfect prediction; the denominator is at least ``smooth``;
+    ``sigmoid`` saturates to exactly 0 or 1 at logits of +-1e4 with a zero, finite gradient; half
+    precision is computed in float32.
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> logits, labels = jnp.array([4.0, -4.0, 4.0, -4.0]), jnp.array([1.0, 0.0, 0.0, 0.0])
-    >>> round(float(jl.soft_f1(logits, labels, epsilon=1e-6)), 2)   # hard F1 = 2/3: loss near 1/3
+    >>> round(float(jl.soft_f1(logits, labels, smooth=1e-6)), 2)   # hard F1 = 2/3: loss near 1/3
     0.35
+    >>> bool(jnp.isclose(jl.soft_f1(logits, labels), jl.dice(logits, labels, smooth=1.0, spatial_dims=1)))
+    True
     """
     fn = "soft_f1"
     x, t, mask, valid, dtype = _set_inputs(fn, predictions, targets, where)
-    p = jax.nn.sigmoid(x) if from_logits else x
-    true_positives = jnp.sum(p * t, axis=-1)
-    # Denominator >= eps > 0: finite for sets without positives and without predicted positives.
-    values = 1.0 - (2.0 * true_positives + epsilon) / (jnp.sum(p, axis=-1) + jnp.sum(t, axis=-1) + epsilon)
-    values = _core.poison_invalid(values, valid)
+    p, q = binary_probabilities(x, from_logits=from_logits)
+    tp, fp, fn_ = soft_counts(p, q, t, -1)
+    # Dice's kernel, (FP + FN) / (2 TP + FP + FN + smooth): no cancellation near a perfect prediction, and
+    # the denominator >= smooth > 0 is finite for sets without positives and without predicted positives.
+    values = _core.poison_invalid(dice_complement(tp, fp, fn_, smooth), valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 
 @register(
-    family="surrogate", task="binary", aliases=("auc_loss",),
+    task=Task.BINARY, aliases=("auc_loss",),
     formula="sum_{i pos, j neg} log(1 + exp(-(s_i - s_j))) / (n_pos n_neg)   over the set's items",
     summary="you report ROC AUC (ranking positives above negatives) and want to train on it directly",
     properties=("nonnegative", "zero_at_target", "convex", "smooth", "bounded_gradient"),
-    inputs="multilabel_logits", toy_problem="binary_imbalanced",
+    inputs=_kinds.MULTILABEL_LOGITS, toy_problem=problems.BINARY_IMBALANCED,
     reference="Yan et al., Optimizing Classifier Performance via an Approximation to the "
               "Wilcoxon-Mann-Whitney Statistic, 2003; Burges et al., Learning to Rank using Gradient Descent "
               "(RankNet), 2005",
 )
 def pairwise_auc(
     predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
-    where: ArrayLike | None = None, reduction: str = "mean",
+    where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
-    """Logistic surrogate of ROC AUC over the positive-negative pairs of each set.
+    """Logistic surrogate of ROC AUC over the positive-negative pairs of each set: RankNet with binary relevance.
 
     ROC AUC is the fraction of (positive, negative) pairs whose scores are in the right order,
     ``mean 1[s_i > s_j]``. Replacing the step ``1[s_i - s_j < 0]`` (a wrongly ordered pair) by the
@@ -127,6 +136,11 @@ def pairwise_auc(
     ``1 / log 2``, gives a convex, smooth loss whose minimum orders every pair: the metric it stands in
     for is ``jaxloss.metrics.roc_auc`` (``1 - AUC <= loss / log 2``). Pairs are weighted by
     ``t_i (1 - t_j)``; a set without a positive or without a negative has no pair and costs 0.
+
+    It is :func:`jaxloss.pairwise_logistic` (RankNet) with binary relevance, over sets instead of
+    lists, computed by the same pairwise kernel: for 0/1 targets the two give the same value; soft
+    targets in [0, 1] weight the pair ``(i, j)`` by ``t_i (1 - t_j)``. Here the targets are checked to
+    lie in [0, 1] and ``where`` is per set (``pairwise_logistic`` also takes item masks).
 
     Use it for ranking quality on imbalanced binary data (one set per batch: pass the batch's scores
     as a 1-D array) or for multi-label ranking (one set per example). It costs ``O(m^2)`` per set.
@@ -145,32 +159,28 @@ def pairwise_auc(
     >>> scores, labels = jnp.array([3.0, -3.0, 2.0]), jnp.array([1.0, 0.0, 0.0])
     >>> round(float(jl.pairwise_auc(scores, labels)), 3)   # log(1 + e^-6) and log(1 + e^-1), averaged
     0.158
+    >>> bool(jl.pairwise_auc(scores, labels) == jl.pairwise_logistic(scores, labels))   # RankNet, binary relevance
+    True
     """
     fn = "pairwise_auc"
     s, t, mask, valid, dtype = _set_inputs(fn, predictions, targets, where)
-    m = s.shape[-1]
-    diff = s[..., :, None] - s[..., None, :]  # s_i - s_j
-    off_diagonal = (1.0 - jnp.eye(m, dtype=s.dtype)).reshape((1,) * (s.ndim - 1) + (m, m))
-    pair = t[..., :, None] * (1.0 - t[..., None, :]) * off_diagonal
-    total = jnp.sum(pair, axis=(-2, -1))
-    has_pairs = total > 0
-    values = jnp.sum(pair * _core.softplus(-diff), axis=(-2, -1)) / jnp.where(has_pairs, total, 1.0)
-    values = _core.poison_invalid(values, valid)
+    # RankNet's kernel on the (positive, negative) pairs: pairwise_logistic with binary relevance.
+    values = _core.poison_invalid(logistic_pair_mean(s, label_pairs(t)), valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 
 @register(
-    family="surrogate", task="multiclass", aliases=("expected_accuracy_loss",),
+    task=Task.MULTICLASS, aliases=("expected_accuracy_loss",),
     formula="1 - softmax(x)_y",
     summary="you report accuracy and want a bounded loss that ignores examples far beyond repair (label noise)",
     properties=("nonnegative", "zero_at_target", "smooth", "bounded_gradient"),
-    inputs="class_logits", toy_problem="multiclass",
+    inputs=_kinds.CLASS_LOGITS, toy_problem=problems.MULTICLASS,
     reference="Expected 0-1 loss under the softmax (the 'probabilistic accuracy' surrogate); "
               "Janocha and Czarnecki, On Loss Functions for Deep Neural Networks in Classification, 2017",
 )
 def soft_accuracy(
     predictions: ArrayLike, targets: ArrayLike, *, from_logits: bool = True,
-    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean",
+    weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: Reduction = "mean",
 ) -> jax.Array:
     """One minus the expected accuracy under the softmax: ``1 - p_y``.
 
@@ -195,14 +205,14 @@ def soft_accuracy(
     0.3
     """
     fn = "soft_accuracy"
-    inputs = _class_inputs(fn, predictions, targets, where=where)
+    inputs = class_inputs(fn, predictions, targets, where=where)
     x = inputs.predictions
     if from_logits:
         p = jnp.exp(_core.log_probabilities(x, from_logits=True))
     else:
         p = x
     if inputs.is_labels:
-        values = 1.0 - _pick(p, inputs.targets)
+        values = 1.0 - pick(p, inputs.targets)
     else:
         values = 1.0 - jnp.sum(inputs.targets * p, axis=-1)
-    return _finish(values, inputs, fn=fn, weights=weights, reduction=reduction)
+    return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)

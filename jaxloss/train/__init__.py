@@ -62,9 +62,11 @@ from jaxloss.train._history import History as History
 from jaxloss.train._objective import is_objective as is_objective
 from jaxloss.train._program import TRACE_COUNT as _TRACE_COUNT  # noqa: F401 - read by the tests
 from jaxloss.train._result import FitResult as FitResult
+from jaxloss.train._trajectory import Trajectory as Trajectory
+from jaxloss.train._trajectory import trajectory as trajectory
 
 __all__ = ["fit", "FitResult", "History", "EarlyStopping", "EpochEnd", "Callback", "CSVLogger", "TensorBoardLogger",
-           "StopTraining", "is_objective", "DEFAULT_OPTIMIZER"]
+           "StopTraining", "is_objective", "DEFAULT_OPTIMIZER", "trajectory", "Trajectory"]
 
 
 def __dir__() -> list[str]:  # the public API only (not the modules this one imports)

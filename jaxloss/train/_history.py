@@ -19,6 +19,7 @@ class History(Mapping):
     A read-only mapping from name to a NumPy array with one value per epoch (``history["epoch"]``
     holds the epoch numbers, from 1). ``best_epoch`` and ``stopped_epoch`` (1-based, or None) mark
     the monitored quantity's best epoch and where early stopping fired.
+    ``jaxloss.plot.history(history)`` draws it.
     """
 
     def __init__(self, values: Mapping[str, Sequence[float]] | None = None, *, monitor: str | None = None,
@@ -112,48 +113,6 @@ class History(Mapping):
         keys, body = rows[0], rows[1:]
         values = {k: [float(r[j]) for r in body if j < len(r) and r[j] != ""] for j, k in enumerate(keys)}
         return cls(values)
-
-    def plot(self, *, keys: Sequence[str] | None = None, title: str | None = None) -> Any:
-        """Train and validation curves, one panel per quantity (``val_x`` drawn with ``x``), in a grid
-        of up to three columns; best epoch and early stop marked.
-
-        Returns a matplotlib ``Figure`` laid out so that ``savefig`` keeps every label (never shown
-        by jaxloss; in Jupyter it displays once).
-        """
-        from matplotlib.ticker import MaxNLocator
-
-        from jaxloss import plot as _plot
-
-        names = list(keys) if keys is not None else [k for k in self._values if k != "epoch" and not k.startswith("val_")]
-        for k in self._values:  # validation-only quantities get a panel too
-            if k.startswith("val_") and k[4:] not in names and keys is None:
-                names.append(k[4:])
-        epochs = self["epoch"] if "epoch" in self._values else np.arange(1, self.epochs + 1)
-        columns = min(3, max(1, len(names)))
-        rows = max(1, math.ceil(len(names) / columns))
-        fig, axes = _plot.new_figure(rows, columns, width=4.4 * columns, height=3.2 * rows + (0.4 if title else 0),
-                                     layout="constrained")
-        for ax in axes.ravel()[len(names):]:
-            ax.set_visible(False)
-        for ax, name in zip(axes.ravel(), names):
-            if name in self._values:  # "train" only beside a validation curve (a weight is not "train")
-                ax.plot(epochs, self[name], color=_plot.COLORS["train"],
-                        label="train" if "val_" + name in self._values else None)
-            if "val_" + name in self._values:
-                ax.plot(epochs, self["val_" + name], color=_plot.COLORS["validation"], label="validation")
-            if self.best_epoch is not None and self.monitor in (name, "val_" + name):
-                best = self[self.monitor][self.best_epoch - 1]
-                ax.axvline(self.best_epoch, color=_plot.COLORS["best"], linestyle="--", linewidth=1.2,
-                           label=f"best epoch {self.best_epoch}")
-                ax.plot([self.best_epoch], [best], "o", color=_plot.COLORS["best"])
-            if self.stopped_epoch is not None:
-                ax.axvline(self.stopped_epoch, color=_plot.COLORS["stop"], linestyle=":", linewidth=1.2,
-                           label=f"early stop {self.stopped_epoch}")
-            _plot.style_axes(ax, title=name, xlabel="epoch", ylabel=name, legend=True)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if title:
-            fig.suptitle(title)
-        return fig
 
 
 def _csv_number(key: str, value: float) -> str:

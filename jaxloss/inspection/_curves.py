@@ -1,0 +1,65 @@
+"""Gradient curves: a loss's value and first and second derivatives along a range of errors."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxloss import _registry
+from jaxloss.inspection._kinds_view import curve_point
+
+
+class GradCurve(NamedTuple):
+    """A loss along a range of errors: ``errors``, ``value``, ``first`` and ``second`` derivative."""
+
+    errors: np.ndarray
+    value: np.ndarray
+    first: np.ndarray
+    second: np.ndarray
+
+
+def grad_curve(loss: Any, errors: Any, *, target: float | None = None, num_classes: int = 2,
+               **options: Any) -> GradCurve:
+    """The value and first and second derivatives of a loss along ``errors``.
+
+    What "error" means depends on the loss's input kind:
+
+    * element-wise losses (regression and the like): the prediction is
+      ``target + error`` against ``target`` (default 0; 1 for positive or count
+      targets, where 0 is not a valid target);
+    * binary losses (``binary_logits``, ``signed_binary``): ``errors`` are the
+      logits (scores) and ``target`` the label (default 1), so the curve is the
+      loss against the margin;
+    * multiclass losses (``class_logits``, ``class_log_probs``,
+      ``class_distribution``): ``errors`` are the true class's logit against
+      ``num_classes - 1`` zero logits (log-softmaxed for ``class_log_probs``);
+      ``target`` is the true class (default 0).
+
+    Derivatives are exact (``grad`` of ``grad``), taken per point with ``vmap``.
+
+    >>> import jax.numpy as jnp, jaxloss as jl
+    >>> c = jl.grad_curve("huber", jnp.array([-3.0, 0.5, 3.0]), delta=1.0)
+    >>> c.first.tolist(), c.second.tolist()
+    ([-1.0, 0.5, 1.0], [0.0, 1.0, 0.0])
+    """
+    fn = _registry.get(loss) if isinstance(loss, str) else loss
+    entry = getattr(fn, "info", None)
+    kind, point = curve_point(fn, target=target, num_classes=num_classes, options=options)
+    e = jnp.asarray(errors)
+    if not jnp.issubdtype(e.dtype, jnp.floating):
+        e = e.astype(jnp.result_type(float))
+    name = entry.name if isinstance(entry, _registry.LossInfo) else getattr(fn, "__name__", "loss")
+    try:
+        first_fn = jax.grad(point)
+        value = jax.vmap(point)(e)
+        first = jax.vmap(first_fn)(e)
+        second = jax.vmap(jax.grad(first_fn))(e)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"grad_curve: {name} takes inputs of kind {kind!r}, which a single error cannot describe ({err}). "
+            "Pass a function of one array of predictions instead, e.g. lambda p, t, **kw: loss(p, ..., **kw)."
+        ) from None
+    return GradCurve(np.asarray(e), np.asarray(value), np.asarray(first), np.asarray(second))
