@@ -132,6 +132,10 @@ def test_check_card_flags_a_nan_and_names_the_input():
     assert "zero predictions and zero targets" in flagged
     assert "gradient of predictions" in str(card) and "FLAGGED" in card._repr_html_()
     assert jl.check("huber", dtypes=["float32"]).ok
+    # bfloat16 rows differentiate too (bfloat16 is not a NumPy floating type: the card asks JAX).
+    card = jl.check(fragile, kind="regression", dtypes=["bfloat16"])
+    assert "zero predictions and zero targets" in {r.case for r in card.flagged}
+    assert "gradient of predictions" in str(card)
 
 
 def test_check_compiles_once_per_shape_and_dtype():

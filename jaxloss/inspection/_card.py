@@ -88,7 +88,7 @@ def _finite_everywhere(tree: Any) -> tuple[bool, str]:
 def _differentiable_args(fn: Any, args: Sequence[Any]) -> tuple[int, ...]:
     entry = getattr(fn, "info", None)
     candidates = entry.differentiable_args if isinstance(entry, _registry.LossInfo) else (0,)
-    return tuple(i for i in candidates if i < len(args) and np.issubdtype(np.asarray(args[i]).dtype, np.floating))
+    return tuple(i for i in candidates if i < len(args) and jnp.issubdtype(np.asarray(args[i]).dtype, jnp.floating))
 
 
 def _value_in_float32(fn: Any, case: Sample, kwargs: dict[str, Any], memo: dict[int, Any]) -> Any:
