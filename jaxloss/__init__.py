@@ -69,7 +69,7 @@ from jaxloss.toys import train_catalog as train_catalog
 # Every figure: curves, landscapes, plot.history, plot.report (matplotlib is imported when one is drawn).
 from jaxloss import plot as plot
 
-# The interactive playground (matplotlib widgets; matplotlib is imported only when it opens).
+# The playground: a local web page (its server is imported only when it opens).
 from jaxloss.playground import playground as playground
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""``jaxloss demo`` (the gallery) and ``jaxloss playground`` (the interactive loss explorer).
+"""``jaxloss demo`` (the gallery) and ``jaxloss playground`` (the playground's local web server).
 
 The demos come from ``jaxloss.demos.DEMOS``, the one list of them.
 """
@@ -69,10 +69,21 @@ def _run_demo(args: Any, extra: list[str]) -> int:
 
 
 def _run_playground(args: Any) -> int:
-    from jaxloss.playground import playground
+    from jaxloss.playground import PlaygroundServer
 
-    playground(args.losses or None, prediction=args.prediction, target=args.target,
-               load=args.load, save_to=args.save, out=args.out, show=not args.no_show)
+    server = PlaygroundServer(port=args.port, verbose=args.verbose)
+    url = server.url(args.page, state=args.state or "")
+    print(f"jaxloss playground: {url}\n  (the {args.page} page; the other one is linked at its top. Ctrl-C stops "
+          "the server.)")
+    sys.stdout.flush()
+    if not args.no_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\njaxloss playground: stopped.")
     return 0
 
 
@@ -87,15 +98,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--update-readme", metavar="PATH", help="rewrite the demo gallery table in this README")
     p.set_defaults(func=_run_demo, takes_extra=True)
 
-    q = subparsers.add_parser("playground", help="sliders for prediction, target and loss options, live",
-                              description="An interactive matplotlib window: pick losses, move the prediction, "
-                              "the target and each loss's options, and watch the loss and its gradient. "
-                              "Without a display it saves a static figure instead.")
-    q.add_argument("losses", nargs="*", help="losses to offer (default: a regression selection)")
-    q.add_argument("--prediction", type=float, default=None, help="starting prediction")
-    q.add_argument("--target", type=float, default=None, help="starting target")
-    q.add_argument("--load", help="JSON settings file to start from")
-    q.add_argument("--save", help="JSON file to write the settings to (also the 'save' button's file)")
-    q.add_argument("--out", default="jaxloss-out/playground.png", help="static figure when there is no display")
-    q.add_argument("--no-show", action="store_true", help="do not open a window; just save the figure")
+    q = subparsers.add_parser("playground", help="the playground in your browser: train a network on any loss, "
+                              "or dissect losses (a local web server)",
+                              description="Starts a web server on 127.0.0.1 (a free port unless --port), prints its "
+                              "URL and opens the browser. Page 'train': TensorFlow Playground with every loss of the "
+                              "catalog; page 'anatomy': losses' value and first and second derivative, live.")
+    q.add_argument("page", nargs="?", default="train", choices=("train", "anatomy"), help="the page to open")
+    q.add_argument("--port", type=int, default=0, help="the port on 127.0.0.1 (default: a free one)")
+    q.add_argument("--state", help="a URL state to start from, e.g. 'dataset=spiral&loss=focal'")
+    q.add_argument("--no-browser", action="store_true", help="do not open a browser; just print the URL")
+    q.add_argument("--verbose", action="store_true", help="log every request")
     q.set_defaults(func=_run_playground)

@@ -144,7 +144,7 @@ class InputKind:
             if self.curve_soft_targets:
                 return logits, jax.nn.one_hot(jnp.asarray([label]), num_classes, dtype=v.dtype)
             return logits, jnp.asarray([label], jnp.int32)
-        t0 = self.curve_target if target is None else float(target)
+        t0 = jnp.asarray(self.curve_target if target is None else target, v.dtype)  # may be traced
         p = v if self.curve_axis == "logit" else t0 + v
         return p.reshape(1), jnp.full((1,), t0, v.dtype)
 

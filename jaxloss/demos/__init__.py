@@ -84,7 +84,8 @@ DEMOS: dict[str, Demo] = {demo.name: demo for demo in (
     Demo("gradients", "the gradient inspector on a batch with outliers: under MSE a few examples dominate the "
                       "update, under Huber they do not"),
     Demo("playground-2d", "a small MLP on a 2-D dataset with a loss from the catalog: the decision boundary as "
-                          "it evolves (an animated GIF), per-point gradients, train and test curves"),
+                          "it evolves (an animated GIF), per-point gradients, train and test curves; it prints the command that "
+                          "opens the same experiment live in the browser (`jaxloss playground`)"),
 )}
 
 

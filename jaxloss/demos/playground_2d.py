@@ -102,6 +102,26 @@ class Settings:
         return self
 
 
+#: The live playground's datasets closest to this demo's.
+_LIVE_DATASETS = {"moons": "moons", "circles": "circle", "spiral": "spiral", "blobs": "gauss"}
+
+
+def live_state(s: Settings) -> str:
+    """The URL state of the browser playground's train page closest to these settings.
+
+    ``jaxloss playground --state '<it>'`` opens it. The live page trains with minibatches on its own
+    datasets and caps layers at 8 neurons, so the run is the same experiment, not the same numbers.
+    """
+    from jaxloss.playground._state import MAX_LAYERS, MAX_NEURONS, TrainState
+
+    hidden = [min(h, MAX_NEURONS) for h in s.hidden[:MAX_LAYERS]]
+    state = TrainState.from_mapping({
+        "dataset": _LIVE_DATASETS[s.dataset], "loss": jl.info(s.loss).name, "options": dict(s.options),
+        "hidden": hidden, "optimizer": "adam", "learning_rate": s.learning_rate, "seed": s.seed,
+        "noise": int(round(min(s.noise, 0.5) * 100))})
+    return state.to_hash()
+
+
 def make_dataset(s: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Training and test points ``(x, y, x_test, y_test)``, labels in {0, 1}; noise only in training."""
     rng = np.random.default_rng(s.seed)
@@ -256,7 +276,8 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
         f"{s.loss}.\nLeft: the decision boundary (black) after {s.steps} full-batch Adam steps; the GIF shows it "
         "forming.\nMiddle: how hard each training point pulls on the model right now (|d loss_i / d output|):\n"
         "points on the wrong side or near the boundary pull hardest. Right: train and test loss and accuracy.\n"
-        f"Settings saved to {settings_path}; rerun them with `python demos/playground_2d.py --settings FILE`."
+        f"Settings saved to {settings_path}; rerun them with `python demos/playground_2d.py --settings FILE`.\n"
+        f"Train it live in your browser: jaxloss playground --state '{live_state(s)}'"
     )
     numbers = {"final train loss": float(r["train_loss"][-1]), "final test loss": float(r["test_loss"][-1]),
                "final train accuracy": float(r["train_accuracy"][-1]),
