@@ -26,6 +26,7 @@ SUITES = {
     "per_example": "benchmarks.bench_per_example",
     "scaling": "benchmarks.bench_scaling",
     "startup": "benchmarks.bench_startup",
+    "playground": "benchmarks.bench_playground",
 }
 TITLES = {
     "losses": "Losses: jaxloss against optax, PyTorch and the memory bandwidth",
@@ -33,6 +34,7 @@ TITLES = {
     "per_example": "Per-example gradients: vmap of grad against a Python loop",
     "scaling": "Scaling with input size",
     "startup": "Start-up and first-call compile latency",
+    "playground": "The playground: frames per second and slider latency against their goals",
 }
 RESULTS = pathlib.Path(__file__).parent / "results"
 
