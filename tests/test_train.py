@@ -213,6 +213,8 @@ def test_data_parallel_equals_single_device():
         print("OK")
     """)
     # Cheap XLA optimisation: the test compares results, not speed.
-    env = dict(os.environ, XLA_FLAGS="--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
+    # JAX_PLATFORMS=cpu: virtual devices are CPU devices; on a GPU machine JAX would otherwise pick the GPU.
+    env = dict(os.environ, JAX_PLATFORMS="cpu",
+               XLA_FLAGS="--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0 and "OK" in out.stdout, out.stderr[-3000:]

@@ -58,6 +58,15 @@ def _trainer(model: _models.Model, call: Any, optimizer: Any, metrics: tuple, ba
 
 
 def _mesh_for(batch_size: int, data_parallel: bool | None) -> Any:
+    if jax.process_count() > 1:  # one of several processes (jax.distributed): every device of every process
+        if data_parallel is False:
+            raise ValueError(f"fit: this is one of {jax.process_count()} processes (jax.distributed), which train "
+                             "data parallel together; drop data_parallel=False, or run a single process.")
+        devices = jax.devices()
+        if batch_size % len(devices):
+            raise ValueError(f"fit: batch_size={batch_size} (the global batch, over every process) must be divisible "
+                             f"by the {len(devices)} devices of the {jax.process_count()} processes.")
+        return jax.sharding.Mesh(np.array(devices), ("batch",))
     devices = jax.local_devices()
     if data_parallel is False or len(devices) < 2:
         if data_parallel and len(devices) < 2:
@@ -69,6 +78,49 @@ def _mesh_for(batch_size: int, data_parallel: bool | None) -> Any:
                              "for data-parallel training.")
         return None
     return jax.sharding.Mesh(np.array(devices), ("batch",))
+
+
+def _process_replicator(mesh: Any) -> Callable[[Any], Any]:
+    """Values every process holds alike (parameters, optimizer state) -> arrays replicated on every device.
+
+    ``jax.device_put`` would compare the values across processes first, and NaN (the tracker's "no
+    best value yet") never equals itself; each process builds its own replicas instead.
+    """
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+    def replicate(x: Any) -> Any:
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return lambda tree: jax.tree.map(replicate, tree)
+
+
+def _process_data_placer(mesh: Any) -> Callable[[Any], Any]:
+    """Each process's own examples -> global arrays sharded over the batch axis of every process's devices.
+
+    Process ``p``'s rows follow process ``p - 1``'s, so the run equals a single process's on the
+    concatenation of the shards in process order. Every process must pass the same number of examples
+    (checked: a global array is made of equal shards), a multiple of its local device count.
+    """
+    from jax.experimental import multihost_utils
+
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+
+    def place(tree: Any) -> Any:
+        leaves = jax.tree.leaves(tree)
+        if not leaves:
+            return tree
+        local = int(np.shape(leaves[0])[0])
+        sizes = [int(v) for v in np.ravel(multihost_utils.process_allgather(np.int32(local)))]
+        if len(set(sizes)) > 1:
+            raise ValueError(f"fit: every process must pass the same number of examples (its own shard); the "
+                             f"processes passed {sizes}. Drop or pad the remainder so the shards are equal.")
+        if local % jax.local_device_count():
+            raise ValueError(f"fit: each process's {local} examples must be divisible by its "
+                             f"{jax.local_device_count()} local devices.")
+        return jax.tree.map(lambda a: jax.make_array_from_process_local_data(sharding, np.asarray(a)), tree)
+
+    return place
 
 
 def _mode_for(monitor: str, metric_list: tuple[_metrics.Metric, ...], mode: str) -> str:
@@ -228,6 +280,7 @@ class _Run:
     early_stopping: EarlyStopping | None
     place: Callable[[Any], Any]
     start_epoch: int = 0
+    place_data: Callable[[Any], Any] | None = None  # data of this process -> global arrays (several processes)
     compile_seconds: float = 0.0
     status: str = "completed"
     message: str = ""
@@ -242,7 +295,7 @@ class _Run:
         if isinstance(train_data, _data.ArrayData):
             if train_data.size == 0:
                 raise ValueError("fit: the training data has no examples.")
-            batch_size = min(batch_size, train_data.size)
+            batch_size = min(batch_size, train_data.size * jax.process_count())
         val_data = None if val is None else _data.as_data(val, "val")
         if isinstance(val_data, _data.BatchStream) and val_data.one_shot:
             raise TypeError("fit: val is evaluated after every epoch, so it must be re-iterable (a list or a loader), "
@@ -280,22 +333,27 @@ class _Run:
             history.monitor, history.mode = monitor, mode
         state.update(step=np.int32(state["step"]), ok=np.bool_(True), bad_epoch=np.int32(0), bad_step=np.int32(-1),
                      tracker=tracker)
-        if mesh is not None:
+        if jax.process_count() > 1:
+            place, place_data = _process_replicator(mesh), _process_data_placer(mesh)
+        elif mesh is not None:
             place = jax.tree_util.Partial(jax.device_put, device=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+            place_data = place
         else:
-            place = jax.device_put
-        train_arrays = place(train_data.arrays) if isinstance(train_data, _data.ArrayData) else None
-        val_arrays = place(val_data.arrays) if isinstance(val_data, _data.ArrayData) else None
+            place = place_data = jax.device_put
+        train_arrays = place_data(train_data.arrays) if isinstance(train_data, _data.ArrayData) else None
+        val_arrays = place_data(val_data.arrays) if isinstance(val_data, _data.ArrayData) else None
         controls = Tracking.of(known.index(monitor), mode, early_stopping)
         run = cls(model, trainer, train_arrays if train_arrays is not None else train_data,
                   val_arrays if val_arrays is not None else val_data, epochs, int(seed), place(state), history,
-                  controls, early_stopping, place, start_epoch)
+                  controls, early_stopping, place, start_epoch, place_data=place_data)
         return run
 
     # -- the loop ---------------------------------------------------------------------------------
 
     def train(self, *, callbacks: tuple[Callback, ...], progress: bool | str, checkpoint_dir: Any,
               prefetch: int) -> FitResult:
+        if jax.process_index() != 0:  # several processes: the first one reports
+            progress = False
         display = Progress(choose_display(progress), self.epochs, monitor=self.history.monitor,
                            first_epoch=self.start_epoch + 1)
         for c in callbacks:
@@ -446,7 +504,8 @@ class _Run:
         on logistic regression with batches of 32)."""
         if self.trainer.mesh is None and jax.default_backend() == "cpu":
             return lambda batch: _data.split_batch(batch, what)
-        return lambda batch: self.place(_data.split_batch(batch, what))
+        place = self.place_data or self.place
+        return lambda batch: place(_data.split_batch(batch, what))
 
     def _evaluate_stream(self, state: dict, prefetch: int) -> dict:
         example = self.val_data.first()
