@@ -17,8 +17,7 @@ import platform
 import sys
 import time
 
-import jax
-import numpy as np
+from benchmarks import _device
 
 SUITES = {
     "losses": "benchmarks.bench_losses",
@@ -40,6 +39,7 @@ RESULTS = pathlib.Path(__file__).parent / "results"
 
 
 def machine() -> dict:
+    """The machine and the device measured: recorded with every result (``_device.describe``)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
@@ -48,18 +48,11 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    versions = {"python": platform.python_version(), "jax": jax.__version__, "numpy": np.__version__}
-    for module in ("jaxlib", "optax", "jaxloss", "torch"):
-        try:
-            versions[module] = importlib.import_module(module).__version__
-        except ImportError:
-            versions[module] = None
-    device = jax.devices()[0]
-    return {
-        "cpu": cpu, "cores": os.cpu_count(), "platform": device.platform,
-        "device_kind": getattr(device, "device_kind", device.platform), "device_count": jax.device_count(),
-        "versions": versions, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
+    info = _device.describe()
+    info.update(cpu=cpu, cores=os.cpu_count(), python=platform.python_version(),
+                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    info["versions"]["python"] = info["python"]
+    return info
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     info = machine()
     header = (f"# jaxloss benchmarks{' (quick)' if args.quick else ''}\n\n{info['date']} on {info['cpu']} "
-              f"({info['cores']} cores), device {info['device_kind']} x{info['device_count']}; "
+              f"({info['cores']} cores), device {info['device_kind']} x{info['device_count']}"
+              + (f" ({info['runtime']})" if info["runtime"] else "")
+              + f", matmul precision {info['matmul_precision']}, PyTorch: {info['torch_device']}; "
               + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v) + "\n")
     print(header)
     sections, results = [header], {"machine": info, "quick": args.quick, "suites": {}}

@@ -8,10 +8,11 @@ sizes of input (about 10 KB, 1 MB and 64 MB in the first argument), it times:
   adapter below knows optax's calling convention; the adapter's value is
   checked against jaxloss's first, and a differing definition is reported, not
   timed;
-- ``torch.nn.functional`` on the CPU, when PyTorch is installed (an optional
-  extra, never installed by CI);
-- the achieved bandwidth (bytes read and written per second) against this
-  machine's memory bandwidth, measured in the same run with a NumPy copy.
+- ``torch.nn.functional`` on the device JAX runs on (CUDA tensors when JAX is on a GPU; no column at
+  all when this PyTorch cannot reach it), and ``torch.compile`` of it where that works (not in
+  ``--quick``), when PyTorch is installed (an optional extra, never installed by CI);
+- the achieved bandwidth (bytes read and written per second) against a copy's bandwidth on the same
+  device, measured in the same run (``_device.bandwidth``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import optax
 
 import jaxloss as jl
 
+from . import _device
 from ._timing import fmt_bytes, fmt_seconds, interleaved, markdown
 
 SIZES = {"small": 10_240, "medium": 1 << 20, "large": 64 << 20}
@@ -120,12 +122,9 @@ def nbytes(tree: Any) -> int:
 # -- machine bandwidth -----------------------------------------------------------------------------
 
 
-def memory_bandwidth(size_bytes: int = 256 << 20, repetitions: int = 10) -> float:
-    """Bytes per second of a large NumPy copy (read + write), the practical ceiling on this machine."""
-    src = np.ones(size_bytes // 8)
-    dst = np.empty_like(src)
-    timing = interleaved({"copy": lambda: np.copyto(dst, src)}, repetitions=repetitions, inner=1)
-    return 2 * src.nbytes / timing["copy"].median
+def memory_bandwidth(size_bytes: int = 256 << 20, repetitions: int = 10) -> dict[str, float]:
+    """Bytes per second of a large copy on JAX's device, by method, and the best (``_device.bandwidth``)."""
+    return _device.bandwidth(size_bytes, repetitions)
 
 
 # -- the suite -------------------------------------------------------------------------------------
@@ -135,7 +134,8 @@ def _differentiable(entry: jl.LossInfo, args: tuple) -> tuple[int, ...]:
     return tuple(i for i in entry.differentiable_args if jnp.issubdtype(args[i].dtype, jnp.floating))
 
 
-def bench_loss(entry: jl.LossInfo, size: str, target: int, *, bandwidth: float, torch_fns, repetitions: int) -> dict:
+def bench_loss(entry: jl.LossInfo, size: str, target: int, *, bandwidth: float, torch_fns, repetitions: int,
+               compile_torch: bool = False) -> dict:
     args, kwargs = inputs_of_size(entry, target)
     diff = _differentiable(entry, args)
     value = jax.jit(functools.partial(entry.fn, **kwargs))
@@ -170,11 +170,27 @@ def bench_loss(entry: jl.LossInfo, size: str, target: int, *, bandwidth: float, 
     if torch_fns is not None and entry.name in torch_fns:
         import torch
 
-        targs = tuple(torch.from_numpy(np.asarray(a)) for a in args)
-        theirs = float(torch_fns[entry.name](*targs))
+        device = _device.torch_device()
+        targs = tuple(torch.from_numpy(np.array(a)).to(device) for a in args)  # a writable copy, on JAX's device
+        fn = torch_fns[entry.name]
+        theirs = float(fn(*targs))
         if math.isclose(ours, theirs, rel_tol=2e-3, abs_tol=1e-5):
-            with torch.no_grad():
-                contenders["torch"] = lambda: torch_fns[entry.name](*targs)
+            def timed(f: Callable[..., Any]) -> Callable[[], Any]:
+                def call() -> Any:
+                    with torch.no_grad():
+                        out = f(*targs)
+                    _device.synchronize(device)
+                    return out
+                return call
+
+            contenders["torch"] = timed(fn)
+            if compile_torch:
+                try:  # torch.compile where it works (it needs a C++ compiler on CPU, Triton on GPU)
+                    compiled = torch.compile(fn)
+                    float(compiled(*targs))
+                    contenders["torch_compile"] = timed(compiled)
+                except Exception as err:  # noqa: BLE001
+                    notes.append(f"torch.compile failed ({type(err).__name__})")
         else:
             notes.append(f"torch differs ({theirs:.6g} vs {ours:.6g}): not timed")
     timings = interleaved(contenders, repetitions=repetitions)
@@ -188,14 +204,17 @@ def bench_loss(entry: jl.LossInfo, size: str, target: int, *, bandwidth: float, 
         row["ratio_optax_vg"] = timings["jaxloss_vg"].median / timings["optax_vg"].median
     if "torch" in timings:
         row["ratio_torch"] = timings["jaxloss"].median / timings["torch"].median
+    if "torch_compile" in timings:
+        row["ratio_torch_compile"] = timings["jaxloss"].median / timings["torch_compile"].median
     row["notes"] = "; ".join(notes)
     return row
 
 
 def run(quick: bool = False, *, names: list[str] | None = None, large: str = "all") -> dict:
     """``large="compared"`` runs the 64 MB size only for losses with an optax or PyTorch counterpart."""
-    torch_fns = _torch_adapters()
-    bandwidth = memory_bandwidth(64 << 20 if quick else 256 << 20)
+    torch_fns = _torch_adapters() if _device.torch_device() is not None else None  # same device, or none
+    rates = memory_bandwidth(64 << 20 if quick else 256 << 20)
+    bandwidth = rates["best"]
     sizes = QUICK_SIZES if quick else SIZES
     rows = []
     seen_families: set[str] = set()
@@ -213,12 +232,14 @@ def run(quick: bool = False, *, names: list[str] | None = None, large: str = "al
                 continue
             try:
                 rows.append(bench_loss(entry, size, target, bandwidth=bandwidth, torch_fns=torch_fns,
-                                       repetitions=5 if quick else 20))
+                                       repetitions=5 if quick else 20, compile_torch=not quick))
             except Exception as err:  # noqa: BLE001 - one failing loss must not end the suite
                 rows.append({"loss": entry.name, "size": size, "error": f"{type(err).__name__}: {err}"[:200]})
             print(f"  {entry.name} {size}", file=sys.stderr, flush=True)
     rows += option_costs(quick)
-    return {"bandwidth_bytes_per_s": bandwidth, "torch": torch_fns is not None, "rows": rows, "large": large}
+    return {"bandwidth_bytes_per_s": bandwidth, "bandwidth_by_method": rates, "torch": torch_fns is not None,
+            "torch_device": _device.torch_device(), "device": _device.describe()["device_kind"], "rows": rows,
+            "large": large}
 
 
 def option_costs(quick: bool) -> list[dict]:
@@ -253,15 +274,20 @@ def report(result: dict) -> str:
     rows = [r for r in result["rows"] if "jaxloss_s" in r]
     scope = ("" if result.get("large", "all") == "all" else
              " The 64 MB size was run only for the losses with an optax or PyTorch counterpart (--losses-large compared).")
-    lines = [f"Memory bandwidth (NumPy copy, read + write): {result['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s.{scope} "
-             + ("PyTorch: installed." if result["torch"] else "PyTorch: not installed, its column is empty.")]
+    methods = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in result.get("bandwidth_by_method", {}).items() if k != "best")
+    torch_text = (f"PyTorch on the same device ({result.get('torch_device')}); where torch.compile works, its "
+                  "ratio is in the notes." if result["torch"] else
+                  "PyTorch: not installed, or it cannot reach JAX's device; its column is empty.")
+    lines = [f"Device: {result.get('device', '?')}. Copy bandwidth on that device (read + write, GB/s): {methods}; "
+             f"the best, {result['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s, is the ceiling below.{scope} " + torch_text]
     table = []
     for r in rows:
         table.append([
             r["loss"], r["size"], r["shape"], fmt_bytes(r["input_bytes"]),
             f"{fmt_seconds(r['jaxloss_s'])} ({r['jaxloss_spread']})", fmt_seconds(r["jaxloss_vg_s"]),
             f"{r['ratio_optax']:.2f} / {r['ratio_optax_vg']:.2f}" if "ratio_optax" in r else "-",
-            f"{r['ratio_torch']:.2f}" if "ratio_torch" in r else "-",
+            (f"{r['ratio_torch']:.2f}" if "ratio_torch" in r else "-")
+            + (f" (compiled {r['ratio_torch_compile']:.2f})" if "ratio_torch_compile" in r else ""),
             f"{100 * r['value_bandwidth_fraction']:.0f}% / {100 * r['vg_bandwidth_fraction']:.0f}%",
             r["notes"],
         ])
