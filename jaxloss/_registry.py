@@ -41,7 +41,7 @@ REDUCTIONS = _core.REDUCTIONS
 
 #: The families of losses: one private module each in ``jaxloss/losses/`` (``_<family>.py``).
 FAMILIES = ("regression", "classification", "probabilistic", "robust", "margin", "ranking", "embedding",
-            "segmentation", "sequence", "structured", "surrogates")
+            "segmentation", "sequence", "structured", "surrogates", "language_modelling")
 
 
 class Task(str, enum.Enum):

@@ -84,6 +84,23 @@ class ToyProblem:
 
 
 @dataclasses.dataclass(frozen=True)
+class _Constant:
+    """A fixed array option of a toy problem's loss (a linear head's weight), hashable by its bytes."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    data: bytes
+
+    @classmethod
+    def of(cls, array: Any) -> _Constant:
+        a = np.ascontiguousarray(array)
+        return cls(a.shape, a.dtype.str, a.tobytes())
+
+    def value(self) -> np.ndarray:
+        return np.frombuffer(self.data, self.dtype).reshape(self.shape)
+
+
+@dataclasses.dataclass(frozen=True)
 class Spread:
     """A loss called with predictions and targets spread into its positional arguments.
 
@@ -99,7 +116,7 @@ class Spread:
 
     def __call__(self, predictions: Any, targets: Any) -> jax.Array:
         predictions, targets = list(predictions), list(targets)
-        keywords = dict(self.options)
+        keywords = {k: v.value() if isinstance(v, _Constant) else v for k, v in self.options}
         if self.keyword_targets:
             keywords.update(zip(self.keyword_targets, targets[-len(self.keyword_targets):]))
             targets = targets[: -len(self.keyword_targets)]
@@ -179,7 +196,8 @@ def _prediction_problem(entry: _registry.LossInfo, kind: ToyKind, seed: int, fas
                     else jnp.asarray(a) for i, a in enumerate(sample.args) if i not in positions)
     # Per-example keyword arrays (paddings, masks) travel with the targets, so batches stay aligned.
     per_example = tuple(k for k, v in sorted(sample.kwargs.items()) if np.ndim(v) and np.shape(v)[0] == n)
-    options = tuple((k, v) for k, v in sorted(sample.kwargs.items()) if k not in per_example)
+    options = tuple((k, _Constant.of(v) if isinstance(v, np.ndarray) else v)
+                    for k, v in sorted(sample.kwargs.items()) if k not in per_example)
     targets = targets + tuple(jnp.asarray(sample.kwargs[k]) for k in per_example)
     try:
         loss = _spread(entry.fn, positions, options, per_example)

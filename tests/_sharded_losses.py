@@ -37,8 +37,11 @@ def check(entry: jl.LossInfo) -> dict:
     args = [jnp.asarray(a) for a in args]
     diff = tuple(entry.differentiable_args)
 
+    fixed = {k: v for k, v in kwargs.items() if not isinstance(v, np.ndarray)}  # Python options stay static
+    kwargs = {k: v for k, v in kwargs.items() if isinstance(v, np.ndarray)}
+
     def value(*a: jax.Array, **kw: jax.Array) -> jax.Array:
-        return entry.fn(*a, **kw)
+        return entry.fn(*a, **kw, **fixed)
 
     program = jax.jit(jax.value_and_grad(value, argnums=diff))
     plain = program(*args, **kwargs)

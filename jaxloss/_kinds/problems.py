@@ -132,6 +132,8 @@ METRIC_LEARNING = ToyKind("metric_learning", "free distances, descended towards 
                           None)
 SEGMENTATION = ToyKind("segmentation", "free per-pixel logits, descended towards the masks", None)
 SEQUENCE = ToyKind("sequence", "free per-frame logits, descended towards the label sequences", None)
+LANGUAGE_MODEL = ToyKind("language_model", "free hidden states, descended towards their next tokens through a fixed "
+                         "output layer", None)
 
 #: Every toy-problem kind, in declaration order.
 ALL: tuple[ToyKind, ...] = tuple(v for v in list(globals().values()) if isinstance(v, ToyKind))

@@ -9,8 +9,10 @@ below; ``jaxloss`` re-exports them all, and ``jl.catalog()`` lists them with the
 from jaxloss.losses import _classification, _margin, _ranking, _regression  # isort: skip
 from jaxloss.losses import _embedding, _segmentation, _sequence, _structured, _surrogates  # isort: skip
 from jaxloss.losses import _probabilistic, _robust  # isort: skip
+from jaxloss.losses import _language_modelling  # isort: skip
 from jaxloss.losses._classification import *  # noqa: F403
 from jaxloss.losses._embedding import *  # noqa: F403
+from jaxloss.losses._language_modelling import *  # noqa: F403
 from jaxloss.losses._margin import *  # noqa: F403
 from jaxloss.losses._probabilistic import *  # noqa: F403
 from jaxloss.losses._ranking import *  # noqa: F403
@@ -22,7 +24,7 @@ from jaxloss.losses._structured import *  # noqa: F403
 from jaxloss.losses._surrogates import *  # noqa: F403
 
 _FAMILIES = (_regression, _classification, _probabilistic, _robust, _margin, _ranking, _embedding,
-             _segmentation, _sequence, _structured, _surrogates)
+             _segmentation, _sequence, _structured, _surrogates, _language_modelling)
 
 # Short aliases, the same functions.
 mse = mean_squared_error  # noqa: F405

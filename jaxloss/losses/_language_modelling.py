@@ -1,0 +1,195 @@
+"""Language-modelling losses: cross-entropy over a large vocabulary without materialising the logits.
+
+:func:`linear_cross_entropy` is softmax cross-entropy on ``hidden @ weight.T + bias``, computed
+block by block over the vocabulary: a streaming log-sum-exp in the forward pass, and a backward pass
+that recomputes each block's logits instead of storing them (Wijmans et al., "Cut Your Losses in
+Large-Vocabulary Language Models", 2024). Peak temporary memory is one ``(tokens, chunk_size)``
+block, whatever the vocabulary.
+
+Recomputation is ``jax.checkpoint`` on the block under ``lax.scan`` rather than a hand-written
+``custom_vjp``: the same memory (only four numbers per token and block are kept for the backward
+pass) and the same work, while forward mode, Hessians and ``vmap`` keep working (a ``custom_vjp``
+rules out forward mode, which the catalog's tests and ``jl.inspect`` use).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxloss import _core, _kinds
+from jaxloss._core import ArrayLike, Reduction
+from jaxloss._kinds import problems
+from jaxloss._registry import Hyperparameter, Task, register
+from jaxloss.losses._class_inputs import LABEL_SMOOTHING
+
+__all__ = ["linear_cross_entropy"]
+
+
+def _blocks(weight: jax.Array, bias: jax.Array | None, chunk: int) -> tuple[jax.Array, jax.Array, int]:
+    """The head in vocabulary blocks ``(blocks, chunk, D)`` and ``(blocks, chunk)``, the last one zero-padded."""
+    vocab, dim = weight.shape
+    count = -(-vocab // chunk)
+    pad = count * chunk - vocab
+    w = jnp.pad(weight, ((0, pad), (0, 0))).reshape(count, chunk, dim)
+    b = jnp.zeros((count, chunk), weight.dtype) if bias is None else jnp.pad(bias, (0, pad)).reshape(count, chunk)
+    return w, b, vocab
+
+
+def _logits(h: jax.Array, w: jax.Array, b: jax.Array, start: jax.Array, vocab: int, softcap: Any,
+            work: Any) -> tuple[jax.Array, jax.Array]:
+    """One block's logits ``(T, C)`` in ``work`` precision (after soft-capping), and which columns are real."""
+    raw = jnp.dot(h, w.T, preferred_element_type=work) + b.astype(work)[None, :]
+    z = raw if softcap is None else softcap * jnp.tanh(raw / softcap)
+    real = (start + jnp.arange(w.shape[0])) < vocab
+    return z, real
+
+
+def _stats(h: jax.Array, w: jax.Array, b: jax.Array, labels: jax.Array, softcap: Any, vocab: int,
+           work: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Per token: the log-sum-exp of the logits, the label's logit and the sum of the logits.
+
+    One ``lax.scan`` over the vocabulary blocks carries four numbers per token (the running maximum,
+    the rescaled sum of exponentials, the label's logit, the sum of logits). The block is
+    ``jax.checkpoint``-ed: reverse mode keeps only those carries per block and recomputes the block's
+    logits on the way back, so neither pass holds more than one ``(tokens, chunk)`` block. Forward mode
+    and higher derivatives work as for any JAX function. The running maximum is a constant to
+    differentiation (``stop_gradient``): the log-sum-exp does not depend on it, and its gradient is
+    then exactly the softmax.
+    """
+    chunk = w.shape[1]
+    lowest = jnp.finfo(work).min  # padded columns: the lowest finite number, never -inf
+    tokens = h.shape[0]
+
+    @jax.checkpoint
+    def block(carry: tuple, xs: tuple) -> tuple:
+        m, s, picked, total = carry
+        wb, bb, start = xs
+        z, real = _logits(h, wb, bb, start, vocab, softcap, work)
+        zm = jnp.where(real[None, :], z, lowest)
+        m_new = jax.lax.stop_gradient(jnp.maximum(m, jnp.max(zm, axis=1)))
+        e = jnp.where(real[None, :], jnp.exp(zm - m_new[:, None]), 0)
+        s = s * jnp.exp(m - m_new) + jnp.sum(e, axis=1)
+        index = labels - start
+        inside = (index >= 0) & (index < chunk)
+        mine = jnp.take_along_axis(z, jnp.clip(index, 0, chunk - 1)[:, None], axis=1)[:, 0]
+        picked = picked + jnp.where(inside, mine, 0)
+        total = total + jnp.sum(jnp.where(real[None, :], z, 0), axis=1)
+        return (m_new, s, picked, total), None
+
+    starts = jnp.arange(w.shape[0]) * chunk
+    init = (jnp.full((tokens,), lowest, work), jnp.zeros((tokens,), work), jnp.zeros((tokens,), work),
+            jnp.zeros((tokens,), work))
+    (m, s, picked, total), _ = jax.lax.scan(block, init, (w, b, starts))
+    return m + jnp.log(s), picked, total
+
+
+@register(
+    task=Task.MULTICLASS, aliases=("fused_linear_cross_entropy", "cut_cross_entropy"),
+    formula="logsumexp(z) - z_y  with z = hidden @ weight.T + bias (optionally c tanh(z / c)), "
+            "(1 - eps) / eps smoothing as cross-entropy, + z_loss logsumexp(z)^2",
+    summary="next-token prediction over a large vocabulary: cross-entropy of a linear head without its logits",
+    hyperparameters={
+        "label_smoothing": LABEL_SMOOTHING,
+        "z_loss": Hyperparameter(low=0.0, doc="weight of logsumexp^2 (PaLM uses 1e-4)", slider=(0.0, 0.01)),
+        "logit_softcap": Hyperparameter(low=0.0, low_open=True, doc="c in c tanh(z / c) (Gemma 2: 30)",
+                                        slider=(5.0, 50.0)),
+    },
+    properties=("nonnegative", "convex", "smooth"),
+    inputs=_kinds.LINEAR_HEAD, toy_problem=problems.LANGUAGE_MODEL,
+    reference="Wijmans et al., Cut Your Losses in Large-Vocabulary Language Models, 2024; PaLM (z-loss), "
+              "Gemma 2 (soft-capping)",
+)
+def linear_cross_entropy(
+    hidden: ArrayLike, labels: ArrayLike, *, weight: ArrayLike, bias: ArrayLike | None = None,
+    chunk_size: int = 4096, ignore_index: int | None = None, label_smoothing: float = 0.0, z_loss: float = 0.0,
+    logit_softcap: float | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+) -> jax.Array:
+    """Softmax cross-entropy on the logits ``hidden @ weight.T + bias``, without materialising them.
+
+    Equals ``softmax_cross_entropy(hidden @ weight.T + bias, labels, label_smoothing=...)`` in value and
+    in its gradients with respect to ``hidden``, ``weight`` and ``bias``, but never holds the
+    ``(tokens, vocabulary)`` logits or their gradient: the vocabulary is visited in blocks of
+    ``chunk_size`` rows of ``weight`` with a streaming log-sum-exp, and the backward pass recomputes
+    each block. Use it for language models whose vocabulary (32k-256k tokens) makes the logits the
+    largest array of training.
+
+    Per token, with ``z = hidden @ weight.T + bias`` (soft-capped to ``c tanh(z / c)`` when
+    ``logit_softcap=c``, as Gemma 2 does) and ``V`` classes::
+
+        loss = logsumexp(z) - (1 - eps) z_y - eps mean(z) + z_loss * logsumexp(z)^2
+
+    which is cross-entropy with label smoothing ``eps`` (the target ``(1 - eps) onehot + eps / V``)
+    plus PaLM's z-loss.
+
+    Args:
+      hidden: the last hidden states, shape ``(..., D)`` (tokens on the leading axes).
+      labels: integer next-token ids, shape ``(...)``, in ``[0, V)``.
+      weight: the output layer, shape ``(V, D)`` (PyTorch's ``nn.Linear(D, V).weight``, or the tied
+        embedding matrix). Keyword-only: the loss keeps jaxloss's ``(predictions, targets)`` order.
+      bias: optional ``(V,)``.
+      chunk_size: vocabulary rows per block (memory ``tokens x chunk_size``; ``V`` need not divide).
+      ignore_index: a label to skip (padding), like ``where``.
+      label_smoothing, z_loss, logit_softcap: as in the formula.
+      weights, where, reduction: per-token weights, mask and reduction (``"mean"`` over the tokens kept).
+
+    Numerical care: float32 accumulation for half-precision inputs (the products in the inputs' dtype
+    with ``preferred_element_type=float32``); the log-sum-exp streams its running maximum, so logits
+    of any size stay finite; padded vocabulary rows are masked with finite values (no ``-inf`` and no
+    NaN in any gradient); excluded tokens are zeroed before the products.
+
+    >>> import jax, jax.numpy as jnp, jaxloss as jl
+    >>> h = jax.random.normal(jax.random.key(0), (6, 4)); w = jax.random.normal(jax.random.key(1), (10, 4))
+    >>> y = jnp.array([1, 2, 3, 4, 5, 9])
+    >>> fused = jl.linear_cross_entropy(h, y, weight=w, chunk_size=4)
+    >>> bool(jnp.allclose(fused, jl.softmax_cross_entropy(h @ w.T, y), rtol=1e-5))
+    True
+    """
+    fn = "linear_cross_entropy"
+    h = _core.float_array(hidden, name="hidden", fn=fn)
+    out_dtype = h.dtype
+    _core.check_rank(h, min_rank=1, fn=fn, name="hidden", meaning="features on the last axis")
+    w = _core.float_array(weight, name="weight", fn=fn)
+    if w.ndim != 2 or w.shape[1] != h.shape[-1]:
+        raise ValueError(f"{fn}: weight must have shape (V, D) with D = hidden's last axis ({h.shape[-1]}); got "
+                         f"{tuple(w.shape)} for hidden of shape {tuple(h.shape)}. A (D, V) kernel is weight.T.")
+    vocab = w.shape[0]
+    b = None
+    if bias is not None:
+        b = _core.float_array(bias, name="bias", fn=fn)
+        if b.shape != (vocab,):
+            raise ValueError(f"{fn}: bias must have shape ({vocab},), one per row of weight; got {tuple(b.shape)}.")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"{fn}: chunk_size must be a positive whole number of vocabulary rows; got {chunk_size!r}.")
+    t = _core.as_array(labels, name="labels", fn=fn)
+    example_shape = h.shape[:-1]
+    if not jnp.issubdtype(t.dtype, jnp.integer):
+        raise TypeError(f"{fn}: labels must be integer token ids of shape {tuple(example_shape)}; got dtype "
+                        f"{t.dtype}. Convert with labels.astype(jnp.int32).")
+    if t.shape != example_shape:
+        raise ValueError(f"{fn}: labels must have hidden's shape without its feature axis, {tuple(example_shape)}; "
+                         f"got {tuple(t.shape)} for hidden of shape {tuple(h.shape)}.")
+    mask = _core.mask_array(where, example_shape, fn=fn)
+    if ignore_index is not None:
+        keep = t != ignore_index
+        mask = keep if mask is None else mask & keep
+    _core.check_class_labels(t, vocab, fn=fn, mask=mask, name="labels")
+    t = _core.exclude(t, mask)
+    valid = (t >= 0) & (t < vocab)
+    h = _core.exclude(h, mask)
+    work = _core.compute_dtype(jnp.result_type(h.dtype, w.dtype))
+    if h.dtype != w.dtype:  # one product dtype; half precision stays half with float32 accumulation
+        h, w = h.astype(work), w.astype(work)
+    softcap = None if logit_softcap is None else jnp.asarray(logit_softcap, work)
+    flat_h = h.reshape(-1, h.shape[-1])
+    flat_t = jnp.clip(t.reshape(-1), 0, vocab - 1).astype(jnp.int32)
+    wb, bb, _ = _blocks(w, None if b is None else b.astype(w.dtype), min(chunk_size, vocab))
+    lse, picked, total = _stats(flat_h, wb, bb, flat_t, softcap, vocab, work)
+    eps = jnp.asarray(label_smoothing, work)
+    values = lse - (1 - eps) * picked - eps * total / vocab + jnp.asarray(z_loss, work) * jnp.square(lse)
+    values = _core.poison_invalid(values.reshape(example_shape), valid)
+    return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=out_dtype, fn=fn)
+
