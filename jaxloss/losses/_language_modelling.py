@@ -103,8 +103,8 @@ def _stats(h: jax.Array, w: jax.Array, b: jax.Array, labels: jax.Array, softcap:
               "Gemma 2 (soft-capping)",
 )
 def linear_cross_entropy(
-    hidden: ArrayLike, labels: ArrayLike, *, weight: ArrayLike, bias: ArrayLike | None = None,
-    chunk_size: int = 4096, ignore_index: int | None = None, label_smoothing: float = 0.0, z_loss: float = 0.0,
+    hidden: ArrayLike | tuple, labels: ArrayLike, *, weight: ArrayLike | None = None, bias: ArrayLike | None = None,
+    chunk_size: int = 2048, ignore_index: int | None = None, label_smoothing: float = 0.0, z_loss: float = 0.0,
     logit_softcap: float | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None,
     reduction: Reduction = "mean",
 ) -> jax.Array:
@@ -126,12 +126,15 @@ def linear_cross_entropy(
     plus PaLM's z-loss.
 
     Args:
-      hidden: the last hidden states, shape ``(..., D)`` (tokens on the leading axes).
+      hidden: the last hidden states, shape ``(..., D)`` (tokens on the leading axes); or the pair
+        ``(hidden, weight)`` (or triple with ``bias``) a model returns, so that ``fit`` and
+        ``jl.objective`` train the head from the parameters (``model(params, x) -> (h, params["head"])``).
       labels: integer next-token ids, shape ``(...)``, in ``[0, V)``.
       weight: the output layer, shape ``(V, D)`` (PyTorch's ``nn.Linear(D, V).weight``, or the tied
         embedding matrix). Keyword-only: the loss keeps jaxloss's ``(predictions, targets)`` order.
       bias: optional ``(V,)``.
-      chunk_size: vocabulary rows per block (memory ``tokens x chunk_size``; ``V`` need not divide).
+      chunk_size: vocabulary rows per block (``V`` need not divide). The largest temporaries are a few
+        ``tokens x chunk_size`` blocks, whatever the vocabulary.
       ignore_index: a label to skip (padding), like ``where``.
       label_smoothing, z_loss, logit_softcap: as in the formula.
       weights, where, reduction: per-token weights, mask and reduction (``"mean"`` over the tokens kept).
@@ -149,6 +152,17 @@ def linear_cross_entropy(
     True
     """
     fn = "linear_cross_entropy"
+    if isinstance(hidden, (tuple, list)):  # a model's (hidden, weight[, bias])
+        if weight is not None or len(hidden) not in (2, 3):
+            raise ValueError(f"{fn}: hidden may be the pair (hidden, weight) or triple (hidden, weight, bias) a model "
+                             f"returns, with no weight= keyword; got {len(hidden)} items"
+                             + (" and weight=" if weight is not None else "") + ".")
+        if len(hidden) == 3 and bias is not None:
+            raise ValueError(f"{fn}: the bias came twice, in the model's outputs and as bias=; pass it once.")
+        hidden, weight, bias = (*hidden, bias) if len(hidden) == 2 else hidden
+    if weight is None:
+        raise TypeError(f"{fn}: the output layer is missing: pass weight=W of shape (V, D), or predictions "
+                        "(hidden, W) from the model.")
     h = _core.float_array(hidden, name="hidden", fn=fn)
     out_dtype = h.dtype
     _core.check_rank(h, min_rank=1, fn=fn, name="hidden", meaning="features on the last axis")

@@ -67,6 +67,8 @@ OPTIONS = [
     {"weights": RNG.uniform(0.1, 2.0, T), "chunk_size": 4}, {"where": RNG.random(T) < 0.6, "chunk_size": 4},
     {"reduction": "sum", "chunk_size": 4}, {"reduction": "none", "chunk_size": 4},
     {"label_smoothing": 0.1, "z_loss": 1e-3, "logit_softcap": 3.0, "chunk_size": 6, "reduction": "sum"},
+    {"chunk_size": 4, "where": RNG.random(T) < 0.6, "weights": RNG.uniform(0.1, 2.0, T), "label_smoothing": 0.2,
+     "logit_softcap": 3.0},
 ]
 
 
@@ -173,3 +175,38 @@ def test_bad_inputs_name_the_argument():
         jl.linear_cross_entropy(H, np.full(T, 11, np.int32), weight=W)
     with pytest.raises(ValueError, match="logit_softcap"):
         jl.linear_cross_entropy(H, Y, weight=W, logit_softcap=0.0)
+
+
+def test_trains_with_fit_and_objective_like_the_materialised_head():
+    """A model returning (hidden, head) trains with fit exactly as one returning the logits does."""
+    import optax
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(96, 6)).astype(np.float32)
+    y = (np.abs(x[:, :3]).argmax(1) * 3 + (x[:, 3] > 0)).astype(np.int32)  # 9 classes, learnable
+
+    def hidden(params, inputs):
+        return jnp.tanh(inputs @ params["w1"] + params["b1"][None, :])
+
+    def fused_model(params, inputs):
+        return hidden(params, inputs), params["head"]
+
+    def logits_model(params, inputs):
+        return hidden(params, inputs) @ params["head"].T
+
+    params = {"w1": jnp.asarray(rng.normal(size=(6, 16)) * 0.3, jnp.float32), "b1": jnp.zeros(16, jnp.float32),
+              "head": jnp.asarray(rng.normal(size=(9, 16)) * 0.3, jnp.float32)}
+    opt = optax.adam(0.05)
+    kw = dict(optimizer=opt, epochs=6, batch_size=32, progress=False, seed=0)
+    fused = jl.fit(fused_model, params, jl.linear_cross_entropy, (x, y), **kw)
+    plain = jl.fit(logits_model, params, jl.softmax_cross_entropy, (x, y), **kw)
+    np.testing.assert_allclose(fused.history["loss"], plain.history["loss"], rtol=1e-5)
+    assert fused.history["loss"][-1] < 0.5 * fused.history["loss"][0]
+    np.testing.assert_allclose(fused.params["head"], plain.params["head"], rtol=1e-4, atol=1e-5)
+    objective = jl.objective(fused_model, jl.linear_cross_entropy)
+    reference = jl.objective(logits_model, jl.softmax_cross_entropy)
+    np.testing.assert_allclose(objective(params, (x, y)), reference(params, (x, y)), rtol=1e-6)
+    with pytest.raises(ValueError, match="no weight= keyword"):
+        jl.linear_cross_entropy((H, W), Y, weight=W)
+    with pytest.raises(TypeError, match="the output layer is missing"):
+        jl.linear_cross_entropy(H, Y)
