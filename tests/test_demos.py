@@ -231,6 +231,15 @@ def test_playground_2d_and_its_settings(out, tmp_path):
         playground_2d.Settings(loss="triplet_margin").checked()
 
 
+def test_language_model(out):
+    r = _run("language-model", out)
+    history = r.data["history"]
+    assert history["val_loss"][-1] < 0.75 * r.numbers["uniform loss"]  # it learned the text's characters
+    assert history["loss"][-1] < history["loss"][0]
+    assert r.numbers["memory ratio at the largest vocabulary"] > 20  # 131,072 tokens: the logits dominate
+    assert len(r.data["sample"]) > 8
+
+
 def test_command_line_lists_and_runs(tmp_path):
     from jaxloss import cli
 

@@ -86,6 +86,8 @@ DEMOS: dict[str, Demo] = {demo.name: demo for demo in (
     Demo("playground-2d", "a small MLP on a 2-D dataset with a loss from the catalog: the decision boundary as "
                           "it evolves (an animated GIF), per-point gradients, train and test curves; it prints the command that "
                           "opens the same experiment live in the browser (`jaxloss playground`)"),
+    Demo("language-model", "a character-level language model trained with `jl.linear_cross_entropy` on jaxloss's "
+                           "own docstrings, and the memory the fused loss saves as the vocabulary grows"),
 )}
 
 
