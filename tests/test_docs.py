@@ -123,6 +123,23 @@ def test_tutorial_numbers_were_computed_during_the_build(site):
     assert "Traceback" not in text
 
 
+# What each other tutorial prints when its code runs (independent of the machine's float rounding).
+TUTORIAL_OUTPUTS = {
+    "loss-or-metric": ["gradient of accuracy: [0.0, 0.0, 0.0", "early-stopped at epoch", "hesitant"],
+    "compose-and-train": ["step 1000: total", "validation accuracy:", "its terms at the end:"],
+    "inspect-a-gradient": ["finite differences", "dominant examples:", "first derivative"],
+    "choosing-a-loss": ["q = 0.1: expected cross-entropy smallest at p = 0.10",
+                        "q = 0.3: expected cross-entropy smallest at p = 0.30", "the outlier's share of the gradient"],
+}
+
+
+@pytest.mark.parametrize("page", sorted(TUTORIAL_OUTPUTS))
+def test_every_tutorial_ran_during_the_build(site, page):
+    text = _text(site / "tutorials" / f"{page}.html")
+    missing = [s for s in TUTORIAL_OUTPUTS[page] if s not in text]
+    assert not missing and "Traceback" not in text, missing
+
+
 @pytest.fixture(scope="module")
 def browser():
     try:
