@@ -8,6 +8,7 @@ data in one process and prints both results, which agree::
 
     python examples/distributed_fit.py
     python examples/distributed_fit.py --processes 4 --devices 1
+    python examples/distributed_fit.py --local-batch 16     # each process yields its part of every batch
 
 On a real cluster, run one copy of the worker per host (or per GPU) and let JAX find its peers:
 
@@ -20,7 +21,8 @@ On a real cluster, run one copy of the worker per host (or per GPU) and let JAX 
 What ``fit`` needs from each process: the same model, loss, optimizer, seed and ``batch_size`` (the
 global batch, divisible by the total number of devices), and its own equal-sized shard of the examples
 (a multiple of its local device count). Process ``p``'s shard comes after process ``p - 1``'s: the run
-equals one process's run on the shards concatenated in that order.
+equals one process's run on the shards concatenated in that order. With an iterable of batches, each
+process yields its own part of every global batch, the same size everywhere.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+
+import numpy as np
 
 EXAMPLES, FEATURES = 192, 3
 
@@ -53,8 +57,23 @@ def shard(arrays, index: int, count: int):
     return tuple(a[index * size:(index + 1) * size] for a in arrays)
 
 
-def train(x, y, *, epochs: int, checkpoint_dir: str | None = None, resume_from: str | None = None):
-    """The training every process runs (and the single-process reference)."""
+def batches(x, y, size: int) -> list:
+    """An iterable of batches (a list, so it can be read every epoch), in order."""
+    return [(x[i:i + size], y[i:i + size]) for i in range(0, len(x), size)]
+
+
+def interleaved(arrays, count: int, size: int):
+    """The global batches' rows in order: batch k is every process's k-th local batch, in process order."""
+    shards = [shard(arrays, p, count) for p in range(count)]
+    steps = len(shards[0][0]) // size
+    return tuple(np.concatenate([s[i][k * size:(k + 1) * size] for k in range(steps) for s in shards])
+                 for i in range(len(arrays)))
+
+
+def train(x, y, *, epochs: int, checkpoint_dir: str | None = None, resume_from: str | None = None,
+          local_batch: int | None = None):
+    """The training every process runs (and the single-process reference); ``local_batch``: feed an
+    iterable of batches of that many examples instead of the arrays."""
     import jax.numpy as jnp
     import optax
 
@@ -65,7 +84,8 @@ def train(x, y, *, epochs: int, checkpoint_dir: str | None = None, resume_from: 
 
     params = {"w1": jnp.full((FEATURES, 8), 0.1) * jnp.arange(1, 9) / 8, "b1": jnp.zeros(8),
               "w2": jnp.linspace(-0.5, 0.5, 8), "b2": jnp.zeros(())}
-    return jl.fit(model, params, jl.binary_cross_entropy, (x, y), optimizer=optax.adam(0.05), epochs=epochs,
+    data = (x, y) if local_batch is None else batches(x, y, local_batch)
+    return jl.fit(model, params, jl.binary_cross_entropy, data, optimizer=optax.adam(0.05), epochs=epochs,
                   batch_size=32, val=(x, y), metrics=("auc",), seed=3, progress=False,
                   checkpoint_dir=checkpoint_dir, resume_from=resume_from)
 
@@ -79,14 +99,15 @@ def summary(result) -> dict:
 
 
 def worker(index: int, count: int, port: int, out: str, *, epochs: int, checkpoint_dir: str | None,
-           resume_from: str | None) -> None:
+           resume_from: str | None, local_batch: int | None = None) -> None:
     """One process of the cluster: join it, train on this process's shard, and (process 0) write the result."""
     import jax
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives across processes
     jax.distributed.initialize(f"127.0.0.1:{port}", num_processes=count, process_id=index)
     x, y = shard(data(), jax.process_index(), jax.process_count())
-    result = train(x, y, epochs=epochs, checkpoint_dir=checkpoint_dir, resume_from=resume_from)
+    result = train(x, y, epochs=epochs, checkpoint_dir=checkpoint_dir, resume_from=resume_from,
+                   local_batch=local_batch)
     if jax.process_index() == 0:
         pathlib.Path(out).write_text(json.dumps({**summary(result), "devices": jax.device_count(),
                                                  "processes": jax.process_count()}))
@@ -105,13 +126,14 @@ def _environment(devices: int) -> dict:
 
 
 def launch(processes: int = 2, devices: int = 2, *, epochs: int = 4, checkpoint_dir: str | None = None,
-           resume_from: str | None = None, timeout: float = 300) -> dict:
+           resume_from: str | None = None, local_batch: int | None = None, timeout: float = 300) -> dict:
     """Starts ``processes`` local workers of ``devices`` CPU devices each; returns process 0's summary."""
     port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.json")
         extra = [f"--epochs={epochs}"] + ([f"--checkpoint-dir={checkpoint_dir}"] if checkpoint_dir else []) + (
-            [f"--resume-from={resume_from}"] if resume_from else [])
+            [f"--resume-from={resume_from}"] if resume_from else []) + (
+            [f"--local-batch={local_batch}"] if local_batch else [])
         children = [subprocess.Popen([sys.executable, __file__, "--worker", str(i), str(processes), str(port), out,
                                       *extra], env=_environment(devices), stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True) for i in range(processes)]
@@ -130,10 +152,18 @@ def launch(processes: int = 2, devices: int = 2, *, epochs: int = 4, checkpoint_
         return json.loads(pathlib.Path(out).read_text())
 
 
-def single(*, epochs: int = 4, devices: int = 1) -> dict:
-    """The reference: one process, all the data (in a fresh process, so ``devices`` applies)."""
+def single(*, epochs: int = 4, devices: int = 1, stream_of: tuple[int, int] | None = None) -> dict:
+    """The reference: one process, all the data (in a fresh process, so ``devices`` applies).
+
+    ``stream_of=(processes, local_batch)``: the iterable of global batches those processes make together.
+    """
+    if stream_of is None:
+        call = f"d.train(*d.data(), epochs={epochs})"
+    else:
+        count, size = stream_of
+        call = f"d.train(*d.interleaved(d.data(), {count}, {size}), epochs={epochs}, local_batch={count * size})"
     code = (f"import json, sys; sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r}); import distributed_fit as d; "
-            f"r = d.train(*d.data(), epochs={epochs}); print(json.dumps(d.summary(r)))")
+            f"r = {call}; print(json.dumps(d.summary(r)))")
     out = subprocess.run([sys.executable, "-c", code], env=_environment(devices), capture_output=True, text=True,
                          check=True, timeout=300)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -146,15 +176,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--checkpoint-dir")
     parser.add_argument("--resume-from")
+    parser.add_argument("--local-batch", type=int, help="feed each process's shard as an iterable of batches")
     parser.add_argument("--worker", nargs=4, metavar=("INDEX", "COUNT", "PORT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         index, count, port, out = args.worker
         worker(int(index), int(count), int(port), out, epochs=args.epochs, checkpoint_dir=args.checkpoint_dir,
-               resume_from=args.resume_from)
+               resume_from=args.resume_from, local_batch=args.local_batch)
         return 0
-    many = launch(args.processes, args.devices, epochs=args.epochs)
-    one = single(epochs=args.epochs)
+    many = launch(args.processes, args.devices, epochs=args.epochs, local_batch=args.local_batch)
+    one = single(epochs=args.epochs,
+                 stream_of=None if args.local_batch is None else (args.processes, args.local_batch))
     print(f"{many['processes']} processes, {many['devices']} devices: loss per epoch {many['loss']}")
     print(f"1 process, 1 device:   loss per epoch {one['loss']}")
     gap = max(abs(a - b) for a, b in zip(many["loss"], one["loss"]))

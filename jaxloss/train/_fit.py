@@ -95,12 +95,14 @@ def _process_replicator(mesh: Any) -> Callable[[Any], Any]:
     return lambda tree: jax.tree.map(replicate, tree)
 
 
-def _process_data_placer(mesh: Any) -> Callable[[Any], Any]:
+def _process_data_placer(mesh: Any, *, check: bool = True) -> Callable[[Any], Any]:
     """Each process's own examples -> global arrays sharded over the batch axis of every process's devices.
 
     Process ``p``'s rows follow process ``p - 1``'s, so the run equals a single process's on the
     concatenation of the shards in process order. Every process must pass the same number of examples
-    (checked: a global array is made of equal shards), a multiple of its local device count.
+    (a global array is made of equal shards), a multiple of its local device count. ``check`` compares
+    the counts across processes (a collective: done for in-memory data, once; not for each batch of an
+    iterable, which the prefetching thread places while the training step runs its own collectives).
     """
     from jax.experimental import multihost_utils
 
@@ -111,7 +113,7 @@ def _process_data_placer(mesh: Any) -> Callable[[Any], Any]:
         if not leaves:
             return tree
         local = int(np.shape(leaves[0])[0])
-        sizes = [int(v) for v in np.ravel(multihost_utils.process_allgather(np.int32(local)))]
+        sizes = [int(v) for v in np.ravel(multihost_utils.process_allgather(np.int32(local)))] if check else [local]
         if len(set(sizes)) > 1:
             raise ValueError(f"fit: every process must pass the same number of examples (its own shard); the "
                              f"processes passed {sizes}. Drop or pad the remainder so the shards are equal.")
@@ -280,7 +282,6 @@ class _Run:
     early_stopping: EarlyStopping | None
     place: Callable[[Any], Any]
     start_epoch: int = 0
-    place_data: Callable[[Any], Any] | None = None  # data of this process -> global arrays (several processes)
     compile_seconds: float = 0.0
     status: str = "completed"
     message: str = ""
@@ -345,7 +346,7 @@ class _Run:
         controls = Tracking.of(known.index(monitor), mode, early_stopping)
         run = cls(model, trainer, train_arrays if train_arrays is not None else train_data,
                   val_arrays if val_arrays is not None else val_data, epochs, int(seed), place(state), history,
-                  controls, early_stopping, place, start_epoch, place_data=place_data)
+                  controls, early_stopping, place, start_epoch)
         return run
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -504,8 +505,10 @@ class _Run:
         on logistic regression with batches of 32)."""
         if self.trainer.mesh is None and jax.default_backend() == "cpu":
             return lambda batch: _data.split_batch(batch, what)
-        place = self.place_data or self.place
-        return lambda batch: place(_data.split_batch(batch, what))
+        if jax.process_count() > 1:  # this process's part of each global batch
+            place = _process_data_placer(self.trainer.mesh, check=False)
+            return lambda batch: place(_data.split_batch(batch, what))
+        return lambda batch: self.place(_data.split_batch(batch, what))
 
     def _evaluate_stream(self, state: dict, prefetch: int) -> dict:
         example = self.val_data.first()
