@@ -9,6 +9,7 @@ from jaxloss._kinds._base import InputKind, Sample
 # -- language modelling (a linear head over a vocabulary) -------------------------------------------
 
 HEAD_DIM, HEAD_VOCAB, HEAD_CHUNK = 4, 7, 3  # D, V, and a block size that leaves a padded last block
+HEAD_TOKENS = 4  # tokens per block: 6 examples make two blocks of 3
 
 
 def _head(rng: np.random.Generator) -> np.ndarray:
@@ -18,7 +19,7 @@ def _head(rng: np.random.Generator) -> np.ndarray:
 def _linear_head(rng: np.random.Generator, n: int) -> Sample:
     hidden = rng.normal(size=(n, HEAD_DIM))
     labels = rng.integers(0, HEAD_VOCAB, n).astype(np.int32)
-    return Sample((hidden, labels), {"weight": _head(rng), "chunk_size": HEAD_CHUNK})
+    return Sample((hidden, labels), {"weight": _head(rng), "chunk_size": HEAD_CHUNK, "token_chunk_size": HEAD_TOKENS})
 
 
 def _linear_head_hard(rng: np.random.Generator, n: int) -> list[Sample]:

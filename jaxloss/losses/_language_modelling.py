@@ -47,43 +47,56 @@ def _logits(h: jax.Array, w: jax.Array, b: jax.Array, start: jax.Array, vocab: i
     return z, real
 
 
-def _stats(h: jax.Array, w: jax.Array, b: jax.Array, labels: jax.Array, softcap: Any, vocab: int,
-           work: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
+def _stats(h: jax.Array, w: jax.Array, b: jax.Array, labels: jax.Array, softcap: Any, vocab: int, work: Any,
+           token_chunk: int) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Per token: the log-sum-exp of the logits, the label's logit and the sum of the logits.
 
     One ``lax.scan`` over the vocabulary blocks carries four numbers per token (the running maximum,
-    the rescaled sum of exponentials, the label's logit, the sum of logits). The block is
-    ``jax.checkpoint``-ed: reverse mode keeps only those carries per block and recomputes the block's
-    logits on the way back, so neither pass holds more than one ``(tokens, chunk)`` block. Forward mode
-    and higher derivatives work as for any JAX function. The running maximum is a constant to
-    differentiation (``stop_gradient``): the log-sum-exp does not depend on it, and its gradient is
-    then exactly the softmax.
+    the rescaled sum of exponentials, the label's logit, the sum of logits). Inside a vocabulary block,
+    the tokens go by blocks of ``token_chunk`` (``lax.map``) when there are more. Both levels are
+    ``jax.checkpoint``-ed: reverse mode keeps only the carries and recomputes a block's logits on the way
+    back, so no pass holds more than one ``(token_chunk, chunk)`` block of logits. (Token blocks inside
+    each vocabulary block, not around the whole scan: around it, the weight's gradient would be held
+    once per token block.) Forward mode and higher derivatives work as for any JAX function. The running
+    maximum is a constant to differentiation (``stop_gradient``): the log-sum-exp does not depend on it,
+    and its gradient is then exactly the softmax.
     """
     chunk = w.shape[1]
     lowest = jnp.finfo(work).min  # padded columns: the lowest finite number, never -inf
     tokens = h.shape[0]
+    parts = -(-tokens // token_chunk)
+    size = -(-tokens // parts)  # equal token blocks, the last one zero-padded
+    pad = parts * size - tokens
+    hb = jnp.pad(h, ((0, pad), (0, 0))).reshape(parts, size, h.shape[1])
+    yb = jnp.pad(labels, (0, pad)).reshape(parts, size)
 
     @jax.checkpoint
-    def block(carry: tuple, xs: tuple) -> tuple:
+    def update(carry: tuple, wb: jax.Array, bb: jax.Array, start: jax.Array, ht: jax.Array, yt: jax.Array) -> tuple:
         m, s, picked, total = carry
-        wb, bb, start = xs
-        z, real = _logits(h, wb, bb, start, vocab, softcap, work)
+        z, real = _logits(ht, wb, bb, start, vocab, softcap, work)
         zm = jnp.where(real[None, :], z, lowest)
         m_new = jax.lax.stop_gradient(jnp.maximum(m, jnp.max(zm, axis=1)))
         e = jnp.where(real[None, :], jnp.exp(zm - m_new[:, None]), 0)
         s = s * jnp.exp(m - m_new) + jnp.sum(e, axis=1)
-        index = labels - start
+        index = yt - start
         inside = (index >= 0) & (index < chunk)
         mine = jnp.take_along_axis(z, jnp.clip(index, 0, chunk - 1)[:, None], axis=1)[:, 0]
         picked = picked + jnp.where(inside, mine, 0)
         total = total + jnp.sum(jnp.where(real[None, :], z, 0), axis=1)
-        return (m_new, s, picked, total), None
+        return m_new, s, picked, total
+
+    @jax.checkpoint
+    def block(carry: tuple, xs: tuple) -> tuple:
+        wb, bb, start = xs
+        if parts == 1:
+            return tuple(c[None] for c in update(tuple(c[0] for c in carry), wb, bb, start, hb[0], yb[0])), None
+        return jax.lax.map(lambda t: update(t[:4], wb, bb, start, t[4], t[5]), (*carry, hb, yb)), None
 
     starts = jnp.arange(w.shape[0]) * chunk
-    init = (jnp.full((tokens,), lowest, work), jnp.zeros((tokens,), work), jnp.zeros((tokens,), work),
-            jnp.zeros((tokens,), work))
+    init = (jnp.full((parts, size), lowest, work), jnp.zeros((parts, size), work), jnp.zeros((parts, size), work),
+            jnp.zeros((parts, size), work))
     (m, s, picked, total), _ = jax.lax.scan(block, init, (w, b, starts))
-    return m + jnp.log(s), picked, total
+    return tuple(x.reshape(-1)[:tokens] for x in (m + jnp.log(s), picked, total))
 
 
 @register(
@@ -104,7 +117,7 @@ def _stats(h: jax.Array, w: jax.Array, b: jax.Array, labels: jax.Array, softcap:
 )
 def linear_cross_entropy(
     hidden: ArrayLike | tuple, labels: ArrayLike, *, weight: ArrayLike | None = None, bias: ArrayLike | None = None,
-    chunk_size: int = 2048, ignore_index: int | None = None, label_smoothing: float = 0.0, z_loss: float = 0.0,
+    chunk_size: int = 2048, token_chunk_size: int = 4096, ignore_index: int | None = None, label_smoothing: float = 0.0, z_loss: float = 0.0,
     logit_softcap: float | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None,
     reduction: Reduction = "mean",
 ) -> jax.Array:
@@ -133,8 +146,10 @@ def linear_cross_entropy(
       weight: the output layer, shape ``(V, D)`` (PyTorch's ``nn.Linear(D, V).weight``, or the tied
         embedding matrix). Keyword-only: the loss keeps jaxloss's ``(predictions, targets)`` order.
       bias: optional ``(V,)``.
-      chunk_size: vocabulary rows per block (``V`` need not divide). The largest temporaries are a few
-        ``tokens x chunk_size`` blocks, whatever the vocabulary.
+      chunk_size: vocabulary rows per block (``V`` need not divide).
+      token_chunk_size: the most tokens per block (more tokens are split into equal blocks). The largest
+        temporaries are a few ``token_chunk_size x chunk_size`` blocks (32 MiB each in float32 at the
+        defaults), whatever the number of tokens and the vocabulary.
       ignore_index: a label to skip (padding), like ``where``.
       label_smoothing, z_loss, logit_softcap: as in the formula.
       weights, where, reduction: per-token weights, mask and reduction (``"mean"`` over the tokens kept).
@@ -176,8 +191,10 @@ def linear_cross_entropy(
         b = _core.float_array(bias, name="bias", fn=fn)
         if b.shape != (vocab,):
             raise ValueError(f"{fn}: bias must have shape ({vocab},), one per row of weight; got {tuple(b.shape)}.")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"{fn}: chunk_size must be a positive whole number of vocabulary rows; got {chunk_size!r}.")
+    for name, size, what in (("chunk_size", chunk_size, "vocabulary rows"), ("token_chunk_size", token_chunk_size,
+                                                                          "tokens")):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"{fn}: {name} must be a positive whole number of {what}; got {size!r}.")
     t = _core.as_array(labels, name="labels", fn=fn)
     example_shape = h.shape[:-1]
     if not jnp.issubdtype(t.dtype, jnp.integer):
@@ -201,7 +218,7 @@ def linear_cross_entropy(
     flat_h = h.reshape(-1, h.shape[-1])
     flat_t = jnp.clip(t.reshape(-1), 0, vocab - 1).astype(jnp.int32)
     wb, bb, _ = _blocks(w, None if b is None else b.astype(w.dtype), min(chunk_size, vocab))
-    lse, picked, total = _stats(flat_h, wb, bb, flat_t, softcap, vocab, work)
+    lse, picked, total = _stats(flat_h, wb, bb, flat_t, softcap, vocab, work, token_chunk_size)
     eps = jnp.asarray(label_smoothing, work)
     values = lse - (1 - eps) * picked - eps * total / vocab + jnp.asarray(z_loss, work) * jnp.square(lse)
     values = _core.poison_invalid(values.reshape(example_shape), valid)

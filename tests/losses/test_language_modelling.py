@@ -51,7 +51,7 @@ def _both(options, dtype=np.float64, h=H, w=W, b=B, y=Y):
         return jnp.sum(jl.linear_cross_entropy(h, y, weight=w, bias=b, **options))
 
     def plain(h, w, b):
-        opts = {k: v for k, v in options.items() if k != "chunk_size"}
+        opts = {k: v for k, v in options.items() if k not in ("chunk_size", "token_chunk_size")}
         return jnp.sum(_materialised(h.astype(jnp.float32) if dtype != np.float64 else h, y,
                                      weight=w.astype(h.dtype if dtype == np.float64 else jnp.float32),
                                      bias=b.astype(h.dtype if dtype == np.float64 else jnp.float32), **opts))
@@ -69,6 +69,9 @@ OPTIONS = [
     {"label_smoothing": 0.1, "z_loss": 1e-3, "logit_softcap": 3.0, "chunk_size": 6, "reduction": "sum"},
     {"chunk_size": 4, "where": RNG.random(T) < 0.6, "weights": RNG.uniform(0.1, 2.0, T), "label_smoothing": 0.2,
      "logit_softcap": 3.0},
+    {"token_chunk_size": 5, "chunk_size": 4}, {"token_chunk_size": 1, "chunk_size": 3, "reduction": "none"},
+    {"token_chunk_size": 4, "chunk_size": 4, "where": RNG.random(T) < 0.6, "weights": RNG.uniform(0.1, 2.0, T),
+     "label_smoothing": 0.2, "logit_softcap": 3.0, "z_loss": 1e-2},
 ]
 
 
@@ -139,14 +142,14 @@ def test_any_block_size_gives_the_same_loss(chunk):
                                jl.linear_cross_entropy(H, Y, weight=W, bias=B, chunk_size=V), rtol=1e-12)
 
 
-def _temporary_bytes(vocab: int, fused: bool) -> int:
-    tokens, dim = 256, 32
+def _temporary_bytes(vocab: int, fused: bool, tokens: int = 256, token_chunk: int = 4096) -> int:
+    dim = 32
     h = jax.ShapeDtypeStruct((tokens, dim), jnp.float32)
     w = jax.ShapeDtypeStruct((vocab, dim), jnp.float32)
     y = jax.ShapeDtypeStruct((tokens,), jnp.int32)
     if fused:
         def loss(h, w, y):
-            return jl.linear_cross_entropy(h, y, weight=w, chunk_size=512)
+            return jl.linear_cross_entropy(h, y, weight=w, chunk_size=512, token_chunk_size=token_chunk)
     else:
         def loss(h, w, y):
             return jl.softmax_cross_entropy(h @ w.T, y)
@@ -162,6 +165,11 @@ def test_temporary_memory_does_not_grow_with_the_vocabulary():
     assert materialised[32768] > 20 * fused[32768], (fused, materialised)
 
 
+def test_temporary_memory_does_not_grow_with_the_tokens_beyond_a_token_block():
+    fused = {t: _temporary_bytes(8192, True, tokens=t, token_chunk=256) for t in (1024, 4096)}
+    assert fused[4096] < 1.3 * fused[1024], fused  # one (256, 512) block of logits, whatever the tokens
+
+
 def test_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match=r"weight must have shape \(V, D\) with D = hidden's last axis \(5\)"):
         jl.linear_cross_entropy(H, Y, weight=W.T)
@@ -171,6 +179,8 @@ def test_bad_inputs_name_the_argument():
         jl.linear_cross_entropy(H, Y.astype(np.float32), weight=W)
     with pytest.raises(ValueError, match="chunk_size must be a positive whole number"):
         jl.linear_cross_entropy(H, Y, weight=W, chunk_size=0)
+    with pytest.raises(ValueError, match="token_chunk_size must be a positive whole number of tokens"):
+        jl.linear_cross_entropy(H, Y, weight=W, token_chunk_size=1.5)
     with pytest.raises(ValueError, match=r"labels holds class indices outside \[0, 11\)"):
         jl.linear_cross_entropy(H, np.full(T, 11, np.int32), weight=W)
     with pytest.raises(ValueError, match="logit_softcap"):

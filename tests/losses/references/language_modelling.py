@@ -8,10 +8,10 @@ from references import reference
 
 
 @reference("linear_cross_entropy")
-def _linear_cross_entropy(h, y, weight, bias=None, chunk_size=None, label_smoothing=0.0, z_loss=0.0,
-                          logit_softcap=None):
+def _linear_cross_entropy(h, y, weight, bias=None, chunk_size=None, token_chunk_size=None, label_smoothing=0.0,
+                          z_loss=0.0, logit_softcap=None):
     """The materialised definition: logits = h W^T + b (soft-capped), smoothed cross-entropy, z-loss."""
-    del chunk_size  # a memory layout, not part of the definition
+    del chunk_size, token_chunk_size  # a memory layout, not part of the definition
     z = np.asarray(h, np.float64) @ np.asarray(weight, np.float64).T
     if bias is not None:
         z = z + np.asarray(bias, np.float64)
