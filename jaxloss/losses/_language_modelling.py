@@ -64,8 +64,8 @@ def _stats(h: jax.Array, w: jax.Array, b: jax.Array, labels: jax.Array, softcap:
     chunk = w.shape[1]
     lowest = jnp.finfo(work).min  # padded columns: the lowest finite number, never -inf
     tokens = h.shape[0]
-    parts = -(-tokens // token_chunk)
-    size = -(-tokens // parts)  # equal token blocks, the last one zero-padded
+    parts = max(1, -(-tokens // token_chunk))
+    size = -(-tokens // parts)  # equal token blocks, the last one zero-padded (no tokens: one empty block)
     pad = parts * size - tokens
     hb = jnp.pad(h, ((0, pad), (0, 0))).reshape(parts, size, h.shape[1])
     yb = jnp.pad(labels, (0, pad)).reshape(parts, size)

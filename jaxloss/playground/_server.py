@@ -146,6 +146,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._check_origin()
             work()
         except Rejected as err:
+            if self.command == "POST":  # the body may be unread: never parse it as the next request
+                self.close_connection = True
             self._error(err.status, str(err))
         except (ValueError, KeyError, TypeError) as err:
             self._error(400, str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err))
@@ -278,6 +280,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _HTTPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # the page went away (a closed tab, a reload): nothing to report
+        super().handle_error(request, client_address)
 
     def __init__(self, port: int, verbose: bool) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
