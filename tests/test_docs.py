@@ -179,3 +179,11 @@ def test_chromium_opens_the_site_from_file(site, browser):
     box.send_keys("huber")
     visible = [r for r in browser.find_elements(By.CSS_SELECTOR, ".jl-sortable tbody tr") if r.is_displayed()]
     assert visible and all("huber" in r.text for r in visible)
+
+
+@pytest.mark.parametrize("page,count", [("what-a-loss-is", 4), ("loss-or-metric", 1), ("inspect-a-gradient", 1)])
+def test_tutorial_figures_are_drawn_by_the_demos_during_the_build(site, page, count):
+    page_html = (site / "tutorials" / f"{page}.html").read_text(encoding="utf-8")
+    assert page_html.count('src="data:image/png;base64,') == count
+    assert page_html.count("while this page was built") >= count
+
