@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from jaxloss import _registry
+from jaxloss import _readme, _registry
 
 
 def catalog_rows(family: str | None = None) -> list[dict[str, str]]:
@@ -45,16 +45,11 @@ def markdown_table(family: str | None = None) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-START, END = "<!-- catalog:start -->", "<!-- catalog:end -->"
 
 
 def readme_with_catalog(text: str) -> str:
     """README text with the catalog table between its markers regenerated."""
-    if START not in text or END not in text:
-        raise ValueError(f"README has no {START} ... {END} markers")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{markdown_table()}{END}{tail}"
+    return _readme.replace_section(text, "catalog", markdown_table())
 
 
 def _run(args: Any) -> int:

@@ -13,12 +13,11 @@ import os
 import tempfile
 from collections.abc import Sequence
 
-from jaxloss import demos
+from jaxloss import _readme, demos
 
 WIDTH = 640
 LIMIT = 60_000
 FOLDER = "docs/gallery"
-START, END = "<!-- demos:start -->", "<!-- demos:end -->"
 
 
 def thumbnail(src: str, dst: str, width: int = WIDTH, limit: int = LIMIT) -> str:
@@ -49,11 +48,7 @@ def markdown(folder: str = FOLDER) -> str:
 
 def readme_with_gallery(text: str) -> str:
     """README text with the gallery table between its markers regenerated."""
-    if START not in text or END not in text:
-        raise ValueError(f"README has no {START} ... {END} markers")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{markdown()}{END}{tail}"
+    return _readme.replace_section(text, "demos", markdown())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
