@@ -69,10 +69,7 @@ def answer(state: AnatomyState) -> dict[str, Any]:
     curves, point, problems = {}, {}, {}
     for name in state.losses:
         entry = _registry.info(name)
-        static_names = _catalog.static_hyperparameters(name)
-        options = state.options.get(name, {})
-        static = tuple(sorted((k, v) for k, v in options.items() if k in static_names))
-        traced = {k: jnp.float32(v) for k, v in options.items() if k not in static_names}
+        static, traced = _catalog.split_options(name, state.options.get(name, {}))
         target, target_text = _target(entry, state)
         offset = target if state.axis == "regression" else 0.0  # regression curves run along the error
         try:

@@ -190,6 +190,15 @@ def static_hyperparameters(name: str) -> frozenset[str]:
     return frozenset(static)
 
 
+def split_options(name: str, options: dict[str, float]) -> tuple[tuple, dict[str, jax.Array]]:
+    """A loss's options: the static ones as a sorted, hashable tuple (part of a compiled program's key),
+    the others as float32 arrays (arguments of the program: changing them compiles nothing)."""
+    static = static_hyperparameters(name)
+    fixed = tuple(sorted((k, v) for k, v in options.items() if k in static))
+    traced = {k: jnp.float32(v) for k, v in options.items() if k not in static}
+    return fixed, traced
+
+
 def _number(x: float | None) -> float | None:
     return None if x is None else float(x)
 

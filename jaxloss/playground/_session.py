@@ -168,7 +168,8 @@ class Program:
         return {"train": train, "test": test,
                 "pull": jnp.sqrt(jnp.sum(jnp.square(pull), axis=-1)),
                 "grid": self.encodings[0].view(self.network(params, grid)),
-                "neurons": [jnp.moveaxis(h, -1, 0) for h in layers[:-1]]}
+                "neurons": [jnp.moveaxis(h, -1, 0) for h in layers[:-1]],
+                "weights": params["w"]}  # fetched with the rest: one transfer a frame
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
@@ -177,20 +178,12 @@ def program(key: tuple) -> Program:
     return Program(key)
 
 
-def _split_options(name: str, options: dict[str, float]) -> tuple[tuple, dict]:
-    """A loss's options: (static ones as a hashable tuple, traced ones as float32 arrays)."""
-    static = _catalog.static_hyperparameters(name)
-    fixed = tuple(sorted((k, v) for k, v in options.items() if k in static))
-    traced = {k: jnp.float32(v) for k, v in options.items() if k not in static}
-    return fixed, traced
-
-
 def structure(s: TrainState, n_train: int) -> tuple[tuple, dict]:
     """The state's compiled-structure key and its traced values."""
     names = [(s.loss, s.options)] + ([(s.loss2, s.options2)] if s.loss2 else [])
     losses, traced = [], []
     for i, (name, options) in enumerate(names):
-        fixed, dyn = _split_options(name, options)
+        fixed, dyn = _catalog.split_options(name, options)
         label = name if i == 0 or name != s.loss else f"{name} (2)"
         losses.append((name, fixed, label))
         traced.append(dyn)
@@ -367,7 +360,7 @@ def compute(work: Work, *, frame: bool = True) -> Done:
         "pull": b64(v["pull"]),
         "neurons": {"size": NEURON_GRID, "inputs": [b64(a) for a in v["neurons"][0]],
                     "layers": [[b64(a) for a in layer] for layer in v["neurons"][1:]]},
-        "weights": [b64(w) for w in jax.device_get(params["w"])],
+        "weights": [b64(w) for w in v["weights"]],
         "data": None,
     }
     if s.loss2:
