@@ -77,7 +77,7 @@ def _state_from(cls: type, body: dict, previous: Any = None) -> Any:
                          f"'json' (an exported file's text); got {sorted(body) or 'nothing'}.")
     key = given[0]
     if key == "state":
-        return cls.from_mapping(body["state"], previous=previous) if cls is TrainState else cls.from_mapping(body["state"])
+        return cls.from_mapping(body["state"], previous=previous)
     if not isinstance(body[key], str):
         raise ValueError(f"{cls.WHAT}: {key!r} must be a string.")
     return cls.from_hash(body[key]) if key == "hash" else cls.from_json(body[key])
@@ -242,16 +242,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             token = session.stream_token
             session.send_data = True
         last_version, last_frame = -1, 0.0
+
+        def idle() -> bool:  # nothing to show: paused, no step asked for, nothing changed since the last frame
+            return not session.playing and not session.pending_steps and session.version == last_version
+
         while not self.server.stopping.is_set():
             with session.changed:
-                idle = not session.playing and not session.pending_steps and session.version == last_version
-                if idle and token == session.stream_token:
+                if idle() and token == session.stream_token:
                     session.changed.wait(timeout=5.0)
-                    idle = not session.playing and not session.pending_steps and session.version == last_version
                 if token != session.stream_token:
                     return
                 work = None
-                if not idle:
+                if not idle():
                     last_version = session.version
                     count = session.state.steps_per_frame * (1 if session.playing else session.pending_steps)
                     session.pending_steps = 0

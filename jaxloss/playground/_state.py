@@ -165,8 +165,35 @@ def _encode(fields: dict[str, Any], option_fields: dict[str, str]) -> str:
     return urllib.parse.urlencode(pairs, safe=",")
 
 
+class _State:
+    """What both states share: reading one from JSON text or a URL hash, and writing it as JSON.
+
+    Subclasses are dataclasses with ``WHAT`` (their name in messages) and a ``from_mapping`` that checks
+    every field (``previous``: the state the page had, where the new one depends on it).
+    """
+
+    WHAT = "state"
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], *, previous: Any = None) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, text: str) -> Any:
+        """From the text of an exported JSON file (text only: never a path)."""
+        return cls.from_mapping(_json_state.parse(cls, text, what=cls.WHAT))
+
+    @classmethod
+    def from_hash(cls, text: str) -> Any:
+        """From a URL hash (``#`` optional; empty: the defaults)."""
+        return cls.from_mapping(_hash_fields(cls, text))
+
+    def to_json(self) -> str:
+        return _json_state.dump(self)
+
+
 @dataclasses.dataclass
-class TrainState:
+class TrainState(_State):
     """Everything that defines a run of the train page (the URL hash and the exported JSON)."""
 
     dataset: str = "circle"
@@ -255,19 +282,6 @@ class TrainState:
             seed=_integer(what, "seed", s["seed"]),
         )
 
-    @classmethod
-    def from_json(cls, text: str) -> TrainState:
-        """From the text of an exported JSON file (text only: never a path)."""
-        return cls.from_mapping(_json_state.parse(cls, text, what=cls.WHAT))
-
-    @classmethod
-    def from_hash(cls, text: str) -> TrainState:
-        """From a URL hash (``#`` optional; empty: the defaults)."""
-        return cls.from_mapping(_hash_fields(cls, text))
-
-    def to_json(self) -> str:
-        return _json_state.dump(self)
-
     def to_hash(self) -> str:
         return _encode(dataclasses.asdict(self), self._OPTIONS)
 
@@ -278,7 +292,7 @@ class TrainState:
 
 
 @dataclasses.dataclass
-class AnatomyState:
+class AnatomyState(_State):
     """What the anatomy page shows: losses along one axis, their hyperparameters and the point."""
 
     axis: str = "binary"
@@ -292,7 +306,8 @@ class AnatomyState:
     WHAT = "anatomy state"
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> AnatomyState:
+    def from_mapping(cls, raw: Mapping[str, Any], *, previous: Any = None) -> AnatomyState:
+        """A validated state from a JSON object (missing keys: defaults; ``previous`` is not needed)."""
         what = cls.WHAT
         s = _checked_fields(cls, raw, what)
         axis = _choice(what, "axis", s["axis"], AXES)
@@ -321,17 +336,6 @@ class AnatomyState:
         return cls(axis=axis, losses=losses, options=checked,
                    x=_real(what, "x", s["x"], -100.0, 100.0), target=float(target) if axis != "multiclass" else 0.0,
                    classes=_integer(what, "classes", s["classes"]), range=size)
-
-    @classmethod
-    def from_json(cls, text: str) -> AnatomyState:
-        return cls.from_mapping(_json_state.parse(cls, text, what=cls.WHAT))
-
-    @classmethod
-    def from_hash(cls, text: str) -> AnatomyState:
-        return cls.from_mapping(_hash_fields(cls, text))
-
-    def to_json(self) -> str:
-        return _json_state.dump(self)
 
     def to_hash(self) -> str:
         pairs = [(k, _fmt(v)) for k, v in dataclasses.asdict(self).items() if k != "options"]
