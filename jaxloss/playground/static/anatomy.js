@@ -4,7 +4,7 @@
 // second derivative charts (shared x axis, draggable point) and a table of numbers at the point.
 
 import {
-  api, showError, clearError, readHash, setHash, loadFromHash, setupChrome, LatestSender, fillSelect,
+  api, showError, clearError, setHash, loadFromHash, setupChrome, replaceState, followHash, LatestSender, fillSelect,
   el, fmt, fmtValue, paletteCss, defaultOptions, buildHyperRows, syncHyperRows, isDragging,
 } from "./common.js";
 import { LineChart } from "./chart.js";
@@ -47,24 +47,8 @@ const change = (fn) => {
   renderControls();
 };
 
-/** A state from elsewhere (hash, import): make it the working state and ask for its curves. */
-function applyExternal(answer) {
-  change((s) => {
-    for (const k of Object.keys(s)) delete s[k];
-    Object.assign(s, structuredClone(answer.state));
-  });
-}
-
-async function onHashChange() {
-  const hash = readHash();
-  if (hash === an.hash) return;
-  try {
-    applyExternal(await api("/api/anatomy/state", { hash }));
-  } catch (err) {
-    showError(err.message);
-    setHash(an.hash);
-  }
-}
+/** A state from elsewhere (an imported file, a pasted link): the whole working state, as one change. */
+const applyExternal = (answer) => replaceState(change, answer.state);
 
 const lossesOf = (axis) => catalog.anatomy[axis] || [];
 const findLoss = (axis, name) => lossesOf(axis).find((l) => l.name === name);
@@ -310,7 +294,7 @@ async function init() {
     showError(err.message);
     return;
   }
-  window.addEventListener("hashchange", onHashChange);
+  followHash({ endpoint: "/api/anatomy/state", currentHash: () => an.hash, apply: applyExternal });
   window.addEventListener("resize", () => { if (an.answer) draw(an.answer); });
 }
 

@@ -123,6 +123,31 @@ export async function loadFromHash(endpoint) {
   }
 }
 
+/** Make `state` (from a hash or an imported file) the whole working state, as one `change(fn)`. */
+export function replaceState(change, state) {
+  change((s) => {
+    for (const k of Object.keys(s)) delete s[k];
+    Object.assign(s, structuredClone(state));
+  });
+}
+
+/**
+ * Follow links pasted into this tab: on `hashchange`, ask `endpoint` for the new hash's state and pass
+ * the answer to apply(); on a refused hash, show why and put back currentHash().
+ */
+export function followHash({ endpoint, currentHash, apply }) {
+  window.addEventListener("hashchange", async () => {
+    const hash = readHash();
+    if (hash === currentHash()) return;
+    try {
+      apply(await api(endpoint, { hash }));
+    } catch (err) {
+      showError(err.message);
+      setHash(currentHash());
+    }
+  });
+}
+
 // ---- page chrome: nav, error close, export / import / copy link ---------------------------------
 /**
  * Wire the header buttons. getState() -> current state; onImport({state, hash}) gets the server's

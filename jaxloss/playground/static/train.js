@@ -5,7 +5,7 @@
 // weight links), and the loss / metric / per-term charts.
 
 import {
-  api, showError, clearError, readHash, setHash, loadFromHash, setupChrome, LatestSender, fillSelect,
+  api, showError, clearError, setHash, loadFromHash, setupChrome, replaceState, followHash, LatestSender, fillSelect,
   selectNumber, el, fmt, fmtValue, decodeF32, diverging, sequential, css, paletteCss,
   defaultOptions, buildHyperRows, syncHyperRows, isDragging, ORANGE, BLUE, PALETTE,
 } from "./common.js";
@@ -69,24 +69,8 @@ async function startSession(state) {
   openStream();
 }
 
-/** A state loaded from elsewhere (import, pasted link): send it to our session as a change. */
-function applyExternal(answer) {
-  change((s) => {
-    for (const k of Object.keys(s)) delete s[k];
-    Object.assign(s, structuredClone(answer.state));
-  });
-}
-
-async function onHashChange() {
-  const hash = readHash();
-  if (hash === pg.hash) return;
-  try {
-    applyExternal(await api("/api/train/state", { hash }));
-  } catch (err) {
-    showError(err.message);
-    setHash(pg.hash);
-  }
-}
+/** A state from elsewhere (an imported file, a pasted link): the whole working state, as one change. */
+const applyExternal = (answer) => replaceState(change, answer.state);
 
 function openStream() {
   source?.close();
@@ -544,7 +528,7 @@ async function init() {
     showError(err.message);
     return;
   }
-  window.addEventListener("hashchange", onHashChange);
+  followHash({ endpoint: "/api/train/state", currentHash: () => pg.hash, apply: applyExternal });
   window.addEventListener("resize", () => { nodePos = null; requestDraw(); });
 }
 
