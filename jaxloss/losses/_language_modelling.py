@@ -28,14 +28,14 @@ from jaxloss.losses._class_inputs import LABEL_SMOOTHING
 __all__ = ["linear_cross_entropy"]
 
 
-def _blocks(weight: jax.Array, bias: jax.Array | None, chunk: int) -> tuple[jax.Array, jax.Array, int]:
+def _blocks(weight: jax.Array, bias: jax.Array | None, chunk: int) -> tuple[jax.Array, jax.Array]:
     """The head in vocabulary blocks ``(blocks, chunk, D)`` and ``(blocks, chunk)``, the last one zero-padded."""
     vocab, dim = weight.shape
     count = -(-vocab // chunk)
     pad = count * chunk - vocab
     w = jnp.pad(weight, ((0, pad), (0, 0))).reshape(count, chunk, dim)
     b = jnp.zeros((count, chunk), weight.dtype) if bias is None else jnp.pad(bias, (0, pad)).reshape(count, chunk)
-    return w, b, vocab
+    return w, b
 
 
 def _logits(h: jax.Array, w: jax.Array, b: jax.Array, start: jax.Array, vocab: int, softcap: Any,
@@ -217,7 +217,7 @@ def linear_cross_entropy(
     softcap = None if logit_softcap is None else jnp.asarray(logit_softcap, work)
     flat_h = h.reshape(-1, h.shape[-1])
     flat_t = jnp.clip(t.reshape(-1), 0, vocab - 1).astype(jnp.int32)
-    wb, bb, _ = _blocks(w, None if b is None else b.astype(w.dtype), min(chunk_size, vocab))
+    wb, bb = _blocks(w, None if b is None else b.astype(w.dtype), min(chunk_size, vocab))
     lse, picked, total = _stats(flat_h, wb, bb, flat_t, softcap, vocab, work, token_chunk_size)
     eps = jnp.asarray(label_smoothing, work)
     values = lse - (1 - eps) * picked - eps * total / vocab + jnp.asarray(z_loss, work) * jnp.square(lse)
