@@ -136,7 +136,8 @@ class LossInfo:
       aliases: other names :func:`get` accepts.
       family: the family, from the module the loss lives in (one of :data:`FAMILIES`).
       task: what the loss is for (a :class:`Task`).
-      formula: the per-example formula, in plain text.
+      formula: the per-example formula, in plain text (terminals, the playground, README).
+      latex: the same formula in LaTeX (the documentation site renders it as MathML).
       summary: one line, "use it when ...".
       hyperparameters: option name -> :class:`Hyperparameter`.
       properties: the properties it claims (keys of :data:`PROPERTIES`).
@@ -146,6 +147,10 @@ class LossInfo:
       reference: where the definition comes from.
       differentiable_args: positional arguments that are differentiable.
       optax: name of the optax function it corresponds to, if any.
+      torch: the PyTorch equivalent (``torch.nn.HuberLoss``), if any.
+      keras: the Keras equivalent (``keras.losses.Huber``), if any. An equivalent has the same
+        per-example math for some choice of its options; conventions (units, reductions, what the
+        predictions are) may differ, and the loss's docstring says how.
       also_inputs: other input kinds it takes as well (focal: binary logits and class logits).
     """
 
@@ -155,6 +160,7 @@ class LossInfo:
     family: str
     task: Task
     formula: str
+    latex: str
     summary: str
     hyperparameters: Mapping[str, Hyperparameter]
     properties: frozenset[str]
@@ -163,6 +169,8 @@ class LossInfo:
     reference: str = ""
     differentiable_args: tuple[int, ...] = (0,)
     optax: str | None = None
+    torch: str | None = None
+    keras: str | None = None
     also_inputs: tuple[InputKind, ...] = ()
 
     def __repr__(self) -> str:
@@ -266,6 +274,7 @@ def register(
     inputs: InputKind,
     toy_problem: ToyKind,
     formula: str,
+    latex: str,
     summary: str,
     reference: str,
     aliases: tuple[str, ...] = (),
@@ -273,6 +282,8 @@ def register(
     properties: tuple[str, ...] = (),
     differentiable_args: tuple[int, ...] = (0,),
     optax: str | None = None,
+    torch: str | None = None,
+    keras: str | None = None,
     also_inputs: tuple[InputKind, ...] = (),
 ) -> Callable[[Callable[..., jax.Array]], Callable[..., jax.Array]]:
     """Registers a loss function under its own name (and aliases).
@@ -336,10 +347,10 @@ def register(
 
         entry = LossInfo(
             name=name, fn=loss, aliases=tuple(aliases), family=family, task=task,
-            formula=formula, summary=summary, hyperparameters=specs,
+            formula=formula, latex=latex, summary=summary, hyperparameters=specs,
             properties=frozenset(properties), inputs=inputs, toy_problem=toy_problem,
             reference=reference, differentiable_args=differentiable_args, optax=optax,
-            also_inputs=tuple(also_inputs),
+            torch=torch, keras=keras, also_inputs=tuple(also_inputs),
         )
         for key in entry.names:
             if key in _BY_NAME:
@@ -377,8 +388,10 @@ def _document(doc: str, entry: LossInfo) -> str:
         sections.append(("Properties", ", ".join(p for p in PROPERTIES if p in entry.properties)
                          + " (each checked numerically by the test suite)"))
     sections.append(("Family", f"{entry.family}; task {entry.task.value}; inputs {entry.inputs.name}"
-                     + (f" (also {', '.join(k.name for k in entry.also_inputs)})" if entry.also_inputs else "")
-                     + (f"; optax.losses.{entry.optax}" if entry.optax else "")))
+                     + (f" (also {', '.join(k.name for k in entry.also_inputs)})" if entry.also_inputs else "")))
+    equivalents = [f"optax.losses.{entry.optax}" if entry.optax else None, entry.torch, entry.keras]
+    if any(equivalents):
+        sections.append(("Equivalents", ", ".join(e for e in equivalents if e)))
     sections.append(("Reference", entry.reference))
     added = [f"{title}:\n{textwrap.indent(textwrap.fill(body, 96) if title != 'Hyperparameters' else body, '  ')}"
              for title, body in sections]

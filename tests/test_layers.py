@@ -147,7 +147,7 @@ def test_register_refuses_what_it_can_read_elsewhere():
 
     fake.__module__ = "jaxloss.losses._regression"
     common = dict(task=_registry.Task.REGRESSION, inputs=_kinds.REGRESSION, toy_problem=_kinds.problems.REGRESSION,
-                  formula="x", summary="x", reference="x")
+                  formula="x", latex="x", summary="x", reference="x")
     with pytest.raises(TypeError, match="task must be"):
         _registry.register(**{**common, "task": "regression"})
     with pytest.raises(TypeError, match="inputs must be input kinds"):

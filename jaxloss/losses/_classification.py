@@ -51,6 +51,9 @@ __all__ = [
 @register(
     task=Task.MULTICLASS, aliases=("cross_entropy", "categorical_cross_entropy", "ce"),
     formula="-sum_c q_c log softmax(x)_c   (q = one-hot(y) smoothed: (1 - eps) q + eps / K)",
+    latex=(r"-\sum_{c=1}^{K} q_c \log \operatorname{softmax}(x)_c"
+           r", \quad q = (1 - \varepsilon)\, \operatorname{onehot}(y) + \varepsilon / K"),
+    torch="torch.nn.CrossEntropyLoss", keras="keras.losses.SparseCategoricalCrossentropy",
     summary="the default for single-label classification over K classes",
     hyperparameters={"label_smoothing": LABEL_SMOOTHING},
     properties=("nonnegative", "zero_at_target", "convex", "proper_scoring_rule", "smooth"),
@@ -171,6 +174,8 @@ def _binary_ce_kernel(x: jax.Array, t: jax.Array, *, from_logits: bool, pos_weig
 @register(
     task=Task.BINARY, aliases=("bce", "sigmoid_binary_cross_entropy", "log_loss"),
     formula="-(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x)))",
+    latex=r"-\left(t \log \sigma(x) + (1 - t) \log\left(1 - \sigma(x)\right)\right)",
+    torch="torch.nn.BCEWithLogitsLoss", keras="keras.losses.BinaryCrossentropy",
     summary="binary or multi-label classification (one independent yes/no per output)",
     hyperparameters={
         "label_smoothing": LABEL_SMOOTHING,
@@ -235,6 +240,10 @@ def _modulating_factor(one_minus_p: jax.Array, gamma: Any) -> jax.Array:
 @register(
     task=Task.BINARY,
     formula="-alpha_t (1 - p_t)^gamma log p_t",
+    latex=(r"-\alpha_t (1 - p_t)^{\gamma} \log p_t"
+           r", \quad p_t = t\, \sigma(x) + (1 - t)\left(1 - \sigma(x)\right)"
+           r", \quad \alpha_t = \alpha t + (1 - \alpha)(1 - t)"),
+    torch="torchvision.ops.sigmoid_focal_loss", keras="keras.losses.BinaryFocalCrossentropy",
     summary="classification with heavy class imbalance (dense detection): down-weights easy examples",
     hyperparameters={
         "gamma": Hyperparameter(low=0.0, doc="focusing strength; 0 gives cross-entropy", slider=(0.0, 5.0)),
@@ -321,6 +330,8 @@ def _signed_targets(t: jax.Array) -> jax.Array:
 @register(
     task=Task.BINARY,
     formula="max(0, 1 - y p),  y in {-1, +1}",
+    latex=r"\max(0,\ 1 - y\, p), \quad y \in \{-1, +1\}",
+    keras="keras.losses.Hinge",
     summary="maximum-margin binary classification (linear SVMs)",
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
     inputs=_kinds.SIGNED_BINARY, toy_problem=problems.BINARY, optax="hinge_loss",
@@ -355,6 +366,7 @@ def hinge(
 @register(
     task=Task.BINARY,
     formula="max(0, -y p),  y in {-1, +1}",
+    latex=r"\max(0,\ -y\, p), \quad y \in \{-1, +1\}",
     summary="the perceptron's rule: only misclassified examples cost, by how far they are on the wrong side",
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
     inputs=_kinds.SIGNED_BINARY, toy_problem=problems.BINARY, optax="perceptron_loss",
@@ -391,6 +403,8 @@ def perceptron(
 @register(
     task=Task.BINARY,
     formula="max(0, 1 - y p)^2,  y in {-1, +1}",
+    latex=r"\max(0,\ 1 - y\, p)^2, \quad y \in \{-1, +1\}",
+    keras="keras.losses.SquaredHinge",
     summary="a smooth max-margin loss (L2-SVM): hinge with a differentiable corner",
     properties=("nonnegative", "zero_at_target", "convex"),
     inputs=_kinds.SIGNED_BINARY, toy_problem=problems.BINARY,
@@ -424,6 +438,7 @@ def squared_hinge(
 @register(
     task=Task.MULTICLASS, aliases=("crammer_singer",),
     formula="max(0, margin + max_{j != y} s_j - s_y)",
+    latex=r"\max\left(0,\ \mathtt{margin} + \max_{j \ne y} s_j - s_y\right)",
     summary="max-margin multiclass classification (Crammer-Singer multiclass SVM)",
     hyperparameters={"margin": Hyperparameter(low=0.0, doc="required gap between the true score and the best other", slider=(0.0, 3.0))},
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
@@ -466,6 +481,8 @@ def multiclass_hinge(
 @register(
     task=Task.DISTRIBUTION, aliases=("kl", "kld"),
     formula="sum_c q_c (log q_c - log softmax(x)_c)",
+    latex=r"\sum_c q_c \left(\log q_c - \log \operatorname{softmax}(x)_c\right)",
+    torch="torch.nn.KLDivLoss", keras="keras.losses.KLDivergence",
     summary="matching a target distribution (distillation, soft labels)",
     properties=("nonnegative", "zero_at_target", "convex", "smooth"),
     inputs=_kinds.CLASS_DISTRIBUTION, toy_problem=problems.DISTRIBUTION, optax="kl_divergence",
@@ -479,6 +496,8 @@ def kl_divergence(
 
     ``sum_c q_c (log q_c - log p_c)`` over the last axis. ``"mean"`` averages
     over examples (PyTorch's ``"batchmean"``, the true KL), not over entries.
+    The predictions are logits: PyTorch's ``KLDivLoss`` takes ``log_softmax(x)``,
+    Keras's ``KLDivergence`` takes ``softmax(x)``.
 
     Args:
       predictions: logits (or probabilities with ``from_logits=False``), ``(..., K)``.
@@ -516,6 +535,8 @@ def kl_divergence(
 @register(
     task=Task.MULTICLASS, aliases=("nll_loss", "negative_log_likelihood"),
     formula="-log_probs[y]",
+    latex=r"-\ell_y, \quad \ell = \text{the predicted log-probabilities}",
+    torch="torch.nn.NLLLoss",
     summary="cross-entropy when the model already outputs log-probabilities (log_softmax heads)",
     properties=("nonnegative", "zero_at_target", "convex"),
     inputs=_kinds.CLASS_LOG_PROBS, toy_problem=problems.MULTICLASS,

@@ -84,6 +84,8 @@ def _sqrt_or_zero(x: jax.Array) -> jax.Array:
 @register(
     task=Task.EMBEDDING, aliases=("cosine",),
     formula="1 - <p, t> / (max(|p|^2, eps) max(|t|^2, eps))^(1/2)",
+    latex=r"1 - \frac{\langle p, t \rangle}{\sqrt{\max(\|p\|^2, \epsilon)\, \max(\|t\|^2, \epsilon)}}",
+    keras="keras.losses.CosineSimilarity",
     summary="matching the direction of a target vector, not its length (embeddings, normalised outputs)",
     hyperparameters={"epsilon": Hyperparameter(low=0.0, doc="lower bound of each squared norm (optax)")},
     properties=("nonnegative", "zero_at_target"),
@@ -99,6 +101,7 @@ def cosine_distance(
     ``cos(p, t) = <p, t> / (|p| |t|)`` with each norm ``sqrt(max(|x|^2, epsilon))``,
     exactly optax's ``cosine_distance``. It ignores the lengths of the vectors:
     0 for the same direction, 1 at a right angle, 2 for opposite directions.
+    Keras's ``CosineSimilarity`` loss is ``-cos``: this minus 1, with the same gradient.
     Use it when only the direction of an output matters (embeddings, word
     vectors, normalised regression targets).
 
@@ -143,6 +146,8 @@ def _cosine(a: jax.Array, b: jax.Array, *, epsilon: Any, offset: float) -> jax.A
 @register(
     task=Task.EMBEDDING_PAIRS,
     formula="1 - cos(x1, x2) if y = 1;  max(0, cos(x1, x2) - margin) if y = -1",
+    latex=(r"\begin{cases} 1 - \cos(x_1, x_2) & y = 1 \\ \max\left(0,\ \cos(x_1, x_2) - \mathtt{margin}\right) & y = -1 \end{cases}"),
+    torch="torch.nn.CosineEmbeddingLoss",
     summary="learning similar / dissimilar pairs by angle (PyTorch's CosineEmbeddingLoss)",
     hyperparameters={"margin": Hyperparameter(low=-1.0, high=1.0, doc="cosine below which a dissimilar pair costs nothing",
                                               slider=(-0.5, 0.5))},
@@ -211,6 +216,8 @@ def _pairwise_distance(a: jax.Array, b: jax.Array, p: Any) -> jax.Array:
 @register(
     task=Task.EMBEDDING_TRIPLETS, aliases=("triplet",),
     formula="max(0, d(a, p) - d(a, n) + margin),  d(x, y) = ||x - y + 1e-6||_p",
+    latex=r"\max\left(0,\ d(a, p) - d(a, n) + \mathtt{margin}\right), \quad d(x, y) = \|x - y + 10^{-6}\|_p",
+    torch="torch.nn.TripletMarginLoss",
     summary="metric learning from (anchor, positive, negative) triplets (face recognition, retrieval)",
     hyperparameters={
         "margin": Hyperparameter(low=0.0, doc="required gap between the negative and positive distances", slider=(0.0, 3.0)),
@@ -270,6 +277,9 @@ def triplet_margin(
 @register(
     task=Task.EMBEDDING_PAIRS,
     formula="y d^2 + (1 - y) max(0, margin - d)^2,  d = ||a - b||_2,  y = 1 for a similar pair",
+    latex=(r"y\, d^2 + (1 - y) \max(0,\ \mathtt{margin} - d)^2"
+           r", \quad d = \|a - b\|_2"
+           r", \quad y = 1 \text{ for a similar pair}"),
     summary="metric learning from labelled pairs (siamese networks): pull similar pairs together, push others past a margin",
     hyperparameters={"margin": Hyperparameter(low=0.0, doc="distance beyond which a dissimilar pair costs nothing",
                                               slider=(0.0, 3.0))},
@@ -327,6 +337,9 @@ def contrastive(
     task=Task.SELF_SUPERVISED, aliases=("info_nce", "nt_xent"),
     formula="mean over positive pairs (i, j) of -log(e^(s_ij) / (e^(s_ij) + sum_{k: y_k != y_i} e^(s_ik))),  "
             "s = cos / temperature",
+    latex=(r"\frac{1}{|P|} \sum_{(i, j) \in P} -\log \frac{e^{s_{ij}}}{e^{s_{ij}} + \sum_{k : y_k \ne y_i} e^{s_{ik}}}"
+           r", \quad s_{ij} = \frac{\cos(z_i, z_j)}{\mathtt{temperature}}"
+           r", \quad P = \{(i, j) : i \ne j,\ y_i = y_j\}"),
     summary="contrastive self-supervised learning (SimCLR): views of one example together, all others apart",
     hyperparameters={"temperature": Hyperparameter(low=0.0, low_open=True, doc="scale of the cosine logits",
                                                    slider=(0.05, 1.0))},

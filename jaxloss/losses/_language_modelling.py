@@ -103,6 +103,9 @@ def _stats(h: jax.Array, w: jax.Array, b: jax.Array, labels: jax.Array, softcap:
     task=Task.MULTICLASS, aliases=("fused_linear_cross_entropy", "cut_cross_entropy"),
     formula="logsumexp(z) - z_y  with z = hidden @ weight.T + bias (optionally c tanh(z / c)), "
             "(1 - eps) / eps smoothing as cross-entropy, + z_loss logsumexp(z)^2",
+    latex=(r"\operatorname{logsumexp}(z) - z_y + \lambda \operatorname{logsumexp}(z)^2"
+           r", \quad z = h W^{\top} + b \quad \left(\text{or } c \tanh(z / c)\right)"
+           r", \quad \lambda = \mathtt{z\_loss}"),
     summary="next-token prediction over a large vocabulary: cross-entropy of a linear head without its logits",
     hyperparameters={
         "label_smoothing": LABEL_SMOOTHING,

@@ -55,6 +55,8 @@ def _signed_elementwise(kernel: Any, predictions: ArrayLike, targets: ArrayLike,
 @register(
     task=Task.RANKING,
     formula="max(0, -y (a - b) + margin),  y in {-1, +1}",
+    latex=r"\max\left(0,\ -y\, (a - b) + \mathtt{margin}\right), \quad y \in \{-1, +1\}",
+    torch="torch.nn.MarginRankingLoss",
     summary="learning which of two items should score higher (pairwise ranking, siamese scorers)",
     hyperparameters={"margin": _margin("required score gap in the right direction", (0.0, 2.0))},
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
@@ -109,6 +111,8 @@ def margin_ranking(
 @register(
     task=Task.BINARY,
     formula="log(1 + exp(-y x)),  y in {-1, +1}",
+    latex=r"\log\left(1 + e^{-y x}\right), \quad y \in \{-1, +1\}",
+    torch="torch.nn.SoftMarginLoss",
     summary="binary classification with {-1, +1} labels; a smooth hinge (logistic loss)",
     properties=("nonnegative", "convex", "bounded_gradient", "smooth"),
     inputs=_kinds.SIGNED_BINARY, toy_problem=problems.BINARY,
@@ -150,6 +154,8 @@ def soft_margin(
 @register(
     task=Task.MULTILABEL,
     formula="(1 / C) sum_c w_c [-(t_c log sigmoid(x_c) + (1 - t_c) log sigmoid(-x_c))]",
+    latex=(r"\frac{1}{C} \sum_{c=1}^{C} w_c \left[-\left(t_c \log \sigma(x_c) + (1 - t_c) \log \sigma(-x_c)\right)\right]"),
+    torch="torch.nn.MultiLabelSoftMarginLoss",
     summary="multi-label classification, one value per example (PyTorch's MultiLabelSoftMarginLoss)",
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient", "smooth"),
     inputs=_kinds.MULTILABEL_LOGITS, toy_problem=problems.MULTILABEL,
@@ -210,6 +216,9 @@ def multilabel_soft_margin(
 @register(
     task=Task.MULTILABEL,
     formula="(1 / C) sum_{j in targets} sum_{i not in targets} max(0, 1 - (x_j - x_i))",
+    latex=(r"\frac{1}{C} \sum_{j \in Y} \sum_{i \notin Y} \max\left(0,\ 1 - (x_j - x_i)\right)"
+           r", \quad Y = \text{the target classes}"),
+    torch="torch.nn.MultiLabelMarginLoss",
     summary="multi-label ranking: every target class should outscore every other class by 1",
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
     inputs=_kinds.MULTILABEL_INDICES, toy_problem=problems.MULTILABEL,
@@ -289,6 +298,8 @@ def multilabel_margin(
 @register(
     task=Task.METRIC_LEARNING,
     formula="x if y = 1;  max(0, margin - x) if y = -1",
+    latex=r"\begin{cases} x & y = 1 \\ \max(0,\ \mathtt{margin} - x) & y = -1 \end{cases}",
+    torch="torch.nn.HingeEmbeddingLoss",
     summary="learning a distance from similar (+1) and dissimilar (-1) pairs",
     hyperparameters={"margin": _margin("distance beyond which dissimilar pairs cost nothing", (0.0, 3.0))},
     properties=("zero_at_target", "convex", "bounded_gradient"),
@@ -335,6 +346,8 @@ def hinge_embedding(
 @register(
     task=Task.MULTICLASS, aliases=("weston_watkins", "multi_margin_loss"),
     formula="(1 / C) sum_{i != y} w_y max(0, margin - x_y + x_i)^p",
+    latex=r"\frac{1}{C} \sum_{i \ne y} w_y \max\left(0,\ \mathtt{margin} - x_y + x_i\right)^{p}",
+    torch="torch.nn.MultiMarginLoss",
     summary="max-margin multiclass classification, every wrong class penalised (Weston-Watkins SVM)",
     hyperparameters={
         "p": Hyperparameter(low=1, high=2, doc="exponent of the hinge: 1 or 2"),

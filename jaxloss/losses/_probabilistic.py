@@ -46,6 +46,7 @@ _LOG_PI = math.log(math.pi)
 @register(
     task=Task.NONNEGATIVE_MEASURE, aliases=("i_divergence", "generalized_kl"),
     formula="sum_k t_k log(t_k / p_k) - t_k + p_k",
+    latex=r"\sum_k t_k \log \frac{t_k}{p_k} - t_k + p_k",
     summary="matching unnormalised non-negative quantities (NMF, spectra, intensities, counts per bin)",
     properties=("nonnegative", "zero_at_target"),
     inputs=_kinds.NONNEGATIVE_MEASURE, toy_problem=problems.DISTRIBUTION,
@@ -111,6 +112,9 @@ def generalized_kl_divergence(
 @register(
     task=Task.DISTRIBUTION, aliases=("js", "jsd", "js_divergence"),
     formula="KL(q || m) / 2 + KL(p || m) / 2,  p = softmax(x), m = (p + q) / 2",
+    latex=(r"\frac{1}{2} \mathrm{KL}(q \,\|\, m) + \frac{1}{2} \mathrm{KL}(p \,\|\, m)"
+           r", \quad p = \operatorname{softmax}(x)"
+           r", \quad m = \frac{p + q}{2}"),
     summary="a bounded, symmetric divergence between a target distribution and the prediction",
     properties=("nonnegative", "zero_at_target", "bounded_gradient", "smooth"),
     inputs=_kinds.CLASS_DISTRIBUTION, toy_problem=problems.DISTRIBUTION,
@@ -188,6 +192,9 @@ def _likelihood(
 @register(
     task=Task.PROBABILISTIC_REGRESSION, aliases=("student_t", "t_nll"),
     formula="log(c) + log B-terms + (df + 1)/2 log(1 + ((t - p)/c)^2 / df)",
+    latex=(r"\log c + \frac{1}{2} \log(\nu \pi) + \log \Gamma\left(\frac{\nu}{2}\right) - \log \Gamma\left(\frac{\nu + 1}{2}\right) + \frac{\nu + 1}{2} \log\left(1 + \frac{u^2}{\nu}\right)"
+           r", \quad u = \frac{t - p}{c}"
+           r", \quad \nu = \mathtt{df}"),
     summary="heavy-tailed regression: a Gaussian-like fit that shrugs off outliers, with a learnable scale",
     hyperparameters={
         "df": Hyperparameter(low=0.0, low_open=True, doc="degrees of freedom; small = heavy tails",
@@ -243,6 +250,7 @@ def student_t_nll(
 @register(
     task=Task.PROBABILISTIC_REGRESSION, aliases=("laplace",),
     formula="log(2 c) + |t - p| / c",
+    latex=r"\log(2 c) + \frac{|t - p|}{c}",
     summary="median regression as a likelihood: the absolute error with a learnable scale",
     hyperparameters={"scale": _SCALE},
     properties=("convex", "symmetric", "bounded_gradient"),

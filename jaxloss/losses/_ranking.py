@@ -94,6 +94,7 @@ def _reduce_lists(values: jax.Array, inputs: _Lists, *, fn: str, weights: Any, r
 @register(
     task=Task.RANKING, aliases=("ranknet",),
     formula="mean over pairs (i, j) with r_i > r_j of log(1 + exp(-(s_i - s_j)))",
+    latex=r"\frac{1}{|P|} \sum_{(i, j) \in P} \log\left(1 + e^{-(s_i - s_j)}\right), \quad P = \{(i, j) : r_i > r_j\}",
     summary="learning to rank from graded relevance: every better item should outscore every worse one",
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient", "smooth"),
     inputs=_kinds.RANKING_LISTS, toy_problem=problems.RANKING,
@@ -150,6 +151,7 @@ def pairwise_logistic(
 @register(
     task=Task.RANKING, aliases=("listnet",),
     formula="-sum_i q_i log softmax(s)_i,  q = r / sum(r) over the list",
+    latex=r"-\sum_i q_i \log \operatorname{softmax}(s)_i, \quad q_i = r_i / \sum_j r_j",
     summary="learning to rank: match the list's softmax over scores to its relevance distribution (ListNet)",
     properties=("nonnegative", "convex", "bounded_gradient", "smooth"),
     inputs=_kinds.RANKING_LISTS, toy_problem=problems.RANKING,

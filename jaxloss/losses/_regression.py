@@ -44,6 +44,8 @@ _VARIANCE_EPSILON = 1e-6
 @register(
     task=Task.REGRESSION, aliases=("mse", "l2"),
     formula="(p - t)^2",
+    latex=r"(p - t)^2",
+    torch="torch.nn.MSELoss", keras="keras.losses.MeanSquaredError",
     summary="the default for regression with well-behaved noise; punishes large errors hard",
     properties=("nonnegative", "zero_at_target", "convex", "symmetric", "smooth"),
     inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION, optax="squared_error",
@@ -84,6 +86,8 @@ def mean_squared_error(
 @register(
     task=Task.REGRESSION, aliases=("mae", "l1"),
     formula="|p - t|",
+    latex=r"|p - t|",
+    torch="torch.nn.L1Loss", keras="keras.losses.MeanAbsoluteError",
     summary="regression robust to outliers; estimates the median",
     properties=("nonnegative", "zero_at_target", "convex", "symmetric", "bounded_gradient"),
     inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
@@ -126,6 +130,9 @@ def _huber_kernel(error: jax.Array, delta: Any) -> jax.Array:
 @register(
     task=Task.REGRESSION,
     formula="0.5 e^2 if |e| <= delta else delta (|e| - 0.5 delta)",
+    latex=(r"\begin{cases} \frac{1}{2} e^2 & |e| \le \delta \\ \delta \left(|e| - \frac{1}{2} \delta\right) & \text{otherwise} \end{cases}"
+           r", \quad e = p - t"),
+    torch="torch.nn.HuberLoss", keras="keras.losses.Huber",
     summary="squared error near the target, absolute error far away: robust and smooth",
     hyperparameters={"delta": Hyperparameter(low=0.0, low_open=True, doc="where quadratic turns linear", slider=(0.1, 5.0))},
     properties=("nonnegative", "zero_at_target", "convex", "symmetric", "bounded_gradient"),
@@ -163,6 +170,9 @@ def huber(
 @register(
     task=Task.REGRESSION,
     formula="0.5 e^2 / beta if |e| < beta else |e| - 0.5 beta",
+    latex=(r"\begin{cases} \frac{1}{2} e^2 / \beta & |e| < \beta \\ |e| - \frac{1}{2} \beta & \text{otherwise} \end{cases}"
+           r", \quad e = p - t"),
+    torch="torch.nn.SmoothL1Loss",
     summary="PyTorch's smooth L1 (Fast R-CNN box regression): L1 with a rounded minimum",
     hyperparameters={"beta": Hyperparameter(low=0.0, doc="0 gives plain L1", slider=(0.0, 5.0))},
     properties=("nonnegative", "zero_at_target", "convex", "symmetric", "bounded_gradient"),
@@ -204,6 +214,8 @@ def smooth_l1(
 @register(
     task=Task.REGRESSION, aliases=("logcosh",),
     formula="log(cosh(p - t))",
+    latex=r"\log \cosh(p - t)",
+    keras="keras.losses.LogCosh",
     summary="a smooth stand-in for Huber: ~e^2/2 near zero, ~|e| - log 2 far away",
     properties=("nonnegative", "zero_at_target", "convex", "symmetric", "bounded_gradient", "smooth"),
     inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS, optax="log_cosh",
@@ -243,6 +255,7 @@ def log_cosh(
 @register(
     task=Task.QUANTILE_REGRESSION, aliases=("pinball",),
     formula="max(tau (t - p), (tau - 1) (t - p))",
+    latex=r"\max\left(\tau\, (t - p),\ (\tau - 1)(t - p)\right)",
     summary="predicting a quantile (tau = 0.9: the value exceeded 10% of the time)",
     hyperparameters={"tau": Hyperparameter(low=0.0, high=1.0, doc="the quantile", slider=(0.01, 0.99))},
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
@@ -285,6 +298,8 @@ def quantile(
 @register(
     task=Task.REGRESSION, aliases=("msle",),
     formula="(log(1 + max(p, 0)) - log(1 + max(t, 0)))^2",
+    latex=r"\left(\log\left(1 + \max(p, 0)\right) - \log\left(1 + \max(t, 0)\right)\right)^2",
+    keras="keras.losses.MeanSquaredLogarithmicError",
     summary="relative errors on non-negative targets spanning orders of magnitude (counts, prices)",
     properties=("nonnegative", "zero_at_target"),
     inputs=_kinds.NONNEGATIVE_REGRESSION, toy_problem=problems.REGRESSION_POSITIVE,
@@ -322,6 +337,8 @@ def mean_squared_log_error(
 @register(
     task=Task.REGRESSION, aliases=("mape",),
     formula="|p - t| / max(|t|, eps)",
+    latex=r"\frac{|p - t|}{\max(|t|, \epsilon)}",
+    keras="keras.losses.MeanAbsolutePercentageError",
     summary="relative error as a fraction (0.1 = 10%), for targets far from zero",
     properties=("nonnegative", "zero_at_target", "convex", "symmetric"),
     inputs=_kinds.POSITIVE_REGRESSION, toy_problem=problems.REGRESSION_POSITIVE,
@@ -360,6 +377,8 @@ def mean_absolute_percentage_error(
 @register(
     task=Task.COUNT_REGRESSION,
     formula="exp(p) - t p   (log_input=True; + t log t - t + 0.5 log(2 pi t) if full)",
+    latex=r"e^{p} - t\, p \quad \left(\text{full: } + \, t \log t - t + \frac{1}{2} \log(2 \pi t)\right)",
+    torch="torch.nn.PoissonNLLLoss", keras="keras.losses.Poisson",
     summary="counts (events per interval): the negative log-likelihood of a Poisson rate",
     properties=("convex", "smooth"),
     inputs=_kinds.COUNT_REGRESSION, toy_problem=problems.REGRESSION_COUNTS,
@@ -423,6 +442,9 @@ def _check_variance(variance: jax.Array, *, fn: str) -> jax.Array:
 @register(
     task=Task.PROBABILISTIC_REGRESSION,
     formula="0.5 (log v + (p - t)^2 / v)   (v = max(variance, 1e-6); + 0.5 log(2 pi) if full)",
+    latex=(r"\frac{1}{2} \left(\log v + \frac{(p - t)^2}{v}\right)"
+           r", \quad v = \max(\mathtt{variance}, 10^{-6}) \quad \left(\text{full: } + \, \frac{1}{2} \log 2 \pi\right)"),
+    torch="torch.nn.GaussianNLLLoss",
     summary="regression that also predicts its own uncertainty (heteroscedastic noise)",
     properties=("convex", "smooth", "symmetric"),
     inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION,

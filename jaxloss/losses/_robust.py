@@ -83,6 +83,7 @@ def _robust(
 @register(
     task=Task.REGRESSION, aliases=("lorentzian",),
     formula="c^2 log(1 + (e/c)^2 / 2)",
+    latex=r"c^2 \log\left(1 + \frac{1}{2} (e / c)^2\right), \quad e = p - t",
     summary="regression with many outliers; gradient decays like 1/e (Barron alpha = 0)",
     hyperparameters={"scale": _SCALE}, properties=_PROPERTIES,
     inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
@@ -130,6 +131,7 @@ def _welsch(y: jax.Array) -> jax.Array:
 @register(
     task=Task.REGRESSION, aliases=("leclerc",),
     formula="c^2 (1 - exp(-(e/c)^2 / 2))",
+    latex=r"c^2 \left(1 - \exp\left(-\frac{1}{2} (e / c)^2\right)\right), \quad e = p - t",
     summary="regression with gross outliers: bounded cost, redescending gradient (Barron alpha = -inf)",
     hyperparameters={"scale": _SCALE}, properties=_PROPERTIES,
     inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
@@ -180,6 +182,7 @@ def _geman_mcclure(y: jax.Array) -> jax.Array:
 @register(
     task=Task.REGRESSION, aliases=("gemanmcclure",),
     formula="2 e^2 / ((e/c)^2 + 4)",
+    latex=r"\frac{2 e^2}{(e / c)^2 + 4}, \quad e = p - t",
     summary="regression with gross outliers: bounded by 2 c^2, redescending gradient (Barron alpha = -2)",
     hyperparameters={"scale": _SCALE}, properties=_PROPERTIES,
     inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
@@ -227,6 +230,8 @@ def _tukey(y: jax.Array) -> jax.Array:
 @register(
     task=Task.REGRESSION, aliases=("tukey", "biweight", "bisquare"),
     formula="c^2/6 (1 - (1 - (e/c)^2)^3) if |e| <= c else c^2/6",
+    latex=(r"\begin{cases} \frac{c^2}{6} \left(1 - \left(1 - (e / c)^2\right)^3\right) & |e| \le c \\ \frac{c^2}{6} & \text{otherwise} \end{cases}"
+           r", \quad e = p - t"),
     summary="regression with gross outliers: errors beyond c cost a constant and get zero gradient",
     hyperparameters={"scale": _SCALE}, properties=_PROPERTIES,
     inputs=_kinds.REGRESSION, toy_problem=problems.REGRESSION_OUTLIERS,
@@ -336,6 +341,8 @@ def _general_robust(y: jax.Array, alpha: jax.Array) -> jax.Array:
 @register(
     task=Task.REGRESSION, aliases=("barron", "adaptive_robust"),
     formula="|a-2|/a (((e/c)^2/|a-2| + 1)^(a/2) - 1)   (limits at a = 0, 2, -inf)",
+    latex=(r"\frac{|\alpha - 2|}{\alpha} \left(\left(\frac{(e / c)^2}{|\alpha - 2|} + 1\right)^{\alpha / 2} - 1\right)"
+           r", \quad e = p - t \quad (\text{limits at } \alpha = 0, 2, -\infty)"),
     summary="one loss with a robustness knob alpha: L2 (2), Charbonnier (1), Cauchy (0), Geman-McClure (-2), Welsch (-inf)",
     hyperparameters={
         "alpha": Hyperparameter(doc="shape: 2 is L2, 1 Charbonnier, 0 Cauchy, -2 Geman-McClure, -inf Welsch",

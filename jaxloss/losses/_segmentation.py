@@ -126,6 +126,10 @@ def _reduce_images(per_class: jax.Array, o: _Overlap, *, fn: str, weights: Any, 
 @register(
     task=Task.SEGMENTATION, aliases=("soft_dice",),
     formula="1 - (2 TP + smooth) / (sum p + sum t + smooth)   (mean over classes)",
+    latex=(r"1 - \frac{2\, \mathrm{TP} + s}{\sum p + \sum t + s}"
+           r", \quad \mathrm{TP} = \sum p\, t"
+           r", \quad s = \mathtt{smooth} \quad (\text{mean over classes})"),
+    keras="keras.losses.Dice",
     summary="segmentation with small foreground objects: scores overlap, not pixel accuracy",
     hyperparameters={"smooth": _SMOOTH},
     properties=("nonnegative", "zero_at_target", "smooth"),
@@ -145,6 +149,8 @@ def dice(
     is small: unlike pixel-wise cross-entropy it is not dominated by the
     background. :func:`jaxloss.soft_f1` is the same formula on one binary
     set per row (``spatial_dims=1``, ``smooth=epsilon``), by the same kernel.
+    Keras's ``Dice`` is the one-class case with ``smooth=0`` (and ``1e-7`` added to the
+    denominator), over the whole batch unless given its ``axis``.
 
     Args:
       predictions: logits (or probabilities with ``from_logits=False``): ``(..., H, W)``
@@ -182,6 +188,9 @@ def dice(
 @register(
     task=Task.SEGMENTATION, aliases=("iou", "soft_iou", "jaccard_loss"),
     formula="1 - (TP + smooth) / (sum p + sum t - TP + smooth)   (mean over classes)",
+    latex=(r"1 - \frac{\mathrm{TP} + s}{\sum p + \sum t - \mathrm{TP} + s}"
+           r", \quad \mathrm{TP} = \sum p\, t"
+           r", \quad s = \mathtt{smooth} \quad (\text{mean over classes})"),
     summary="segmentation scored by intersection over union (the soft IoU)",
     hyperparameters={"smooth": _SMOOTH},
     properties=("nonnegative", "zero_at_target", "smooth"),
@@ -236,6 +245,10 @@ _BETA = Hyperparameter(low=0.0, doc="weight of false negatives", slider=(0.0, 1.
 @register(
     task=Task.SEGMENTATION,
     formula="1 - (TP + smooth) / (TP + alpha FP + beta FN + smooth)   (mean over classes)",
+    latex=(r"1 - \frac{\mathrm{TP} + s}{\mathrm{TP} + \alpha\, \mathrm{FP} + \beta\, \mathrm{FN} + s}"
+           r", \quad \mathrm{FP} = \sum p\, (1 - t)"
+           r", \quad \mathrm{FN} = \sum (1 - p)\, t \quad (\text{mean over classes})"),
+    keras="keras.losses.Tversky",
     summary="segmentation where false negatives and false positives should cost differently (recall vs precision)",
     hyperparameters={"alpha": _ALPHA, "beta": _BETA, "smooth": _SMOOTH},
     properties=("nonnegative", "zero_at_target", "smooth"),
@@ -255,7 +268,9 @@ def tversky(
     false negatives (Salehi et al.'s and optax's convention). ``beta > alpha``
     favours recall (Salehi et al. recommend alpha = 0.3, beta = 0.7 for small
     lesions). ``alpha = beta = 1`` gives :func:`jaccard`; ``alpha = beta = 0.5``
-    gives :func:`dice` with ``smooth`` doubled.
+    gives :func:`dice` with ``smooth`` doubled. Keras's ``Tversky(alpha=a, beta=b)`` is
+    this with ``alpha=b, beta=a`` (its ``fp`` sums ``(1 - p) t``, the false negatives
+    here), one class, ``smooth=0``, over the whole batch as one image.
 
     Args:
       predictions: logits (or probabilities with ``from_logits=False``): ``(..., H, W)``
@@ -297,6 +312,8 @@ def _power(base: jax.Array, gamma: Any) -> jax.Array:
 @register(
     task=Task.SEGMENTATION,
     formula="(1 - TI)^gamma,  TI = (TP + smooth) / (TP + alpha FP + beta FN + smooth)   (mean over classes)",
+    latex=(r"(1 - \mathrm{TI})^{\gamma}"
+           r", \quad \mathrm{TI} = \frac{\mathrm{TP} + s}{\mathrm{TP} + \alpha\, \mathrm{FP} + \beta\, \mathrm{FN} + s} \quad (\text{mean over classes})"),
     summary="small-lesion segmentation: the Tversky loss focused on the hard (low-overlap) images and classes",
     hyperparameters={
         "alpha": Hyperparameter(low=0.0, doc="weight of false positives", slider=(0.0, 1.0)),

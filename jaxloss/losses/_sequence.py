@@ -101,6 +101,9 @@ def _ctc_log_likelihood(log_p: jax.Array, labels: jax.Array, frame_pad: jax.Arra
 @register(
     task=Task.SEQUENCE, aliases=("ctc_loss", "connectionist_temporal_classification"),
     formula="-log sum_{alignments a collapsing to y} prod_t softmax(x_t)[a_t]",
+    latex=(r"-\log \sum_{a \in \mathcal{B}^{-1}(y)} \prod_t \operatorname{softmax}(x_t)_{a_t}"
+           r", \quad \mathcal{B} = \text{merge repeats, then drop blanks}"),
+    torch="torch.nn.CTCLoss", keras="keras.losses.CTC",
     summary="sequence labelling without frame alignments (speech and handwriting recognition)",
     hyperparameters={
         "blank_id": Hyperparameter(low=0.0, doc="class index of the blank"),

@@ -62,6 +62,8 @@ def _sparsemax(z: jax.Array, finite: jax.Array) -> jax.Array:
 @register(
     task=Task.MULTICLASS, aliases=("sparsemax", "multiclass_sparsemax_loss"),
     formula="-q.z + 1/2 sum_{j in S(z)} (z_j^2 - tau(z)^2) + 1/2 |q|^2   (S, tau: support and threshold of sparsemax)",
+    latex=(r"-\langle q, z \rangle + \frac{1}{2} \sum_{j \in S(z)} \left(z_j^2 - \tau(z)^2\right) + \frac{1}{2} \|q\|^2"
+           r", \quad S, \tau = \text{the support and threshold of sparsemax}"),
     summary="classification with sparse predicted distributions (exact zeros), e.g. sparse attention",
     properties=("nonnegative", "zero_at_target", "convex", "bounded_gradient"),
     inputs=_kinds.CLASS_LOGITS, toy_problem=problems.MULTICLASS, optax="multiclass_sparsemax_loss",
@@ -134,6 +136,9 @@ def sparsemax_loss(
 @register(
     task=Task.MULTICLASS, aliases=("poly1", "poly_loss", "poly_loss_cross_entropy"),
     formula="CE(q, softmax(x)) + coefficient * sum_c q_c (1 - softmax(x)_c)",
+    latex=(r"-\sum_c q_c \log p_c + \epsilon \sum_c q_c (1 - p_c)"
+           r", \quad p = \operatorname{softmax}(x)"
+           r", \quad \epsilon = \mathtt{coefficient}"),
     summary="cross-entropy with a tunable first polynomial term: a drop-in CE replacement (Poly-1)",
     hyperparameters={
         "coefficient": Hyperparameter(low=-1.0, doc="of the first polynomial term (the paper's epsilon_1, optax's epsilon); "
@@ -303,6 +308,9 @@ def _bitempered_terms(x: jax.Array, q: jax.Array, t1: float, t2: float, num_iter
 @register(
     task=Task.MULTICLASS, aliases=("bi_tempered", "bi_tempered_logistic_loss"),
     formula="sum_c [q_c (log_t1 q_c - log_t1 p_c) - (q_c^(2-t1) - p_c^(2-t1)) / (2 - t1)],  p = tempered_softmax_t2(x)",
+    latex=(r"\sum_c \left[q_c \left(\log_{t_1} q_c - \log_{t_1} p_c\right) - \frac{q_c^{2 - t_1} - p_c^{2 - t_1}}{2 - t_1}\right]"
+           r", \quad \log_t u = \frac{u^{1 - t} - 1}{1 - t}"
+           r", \quad p = \operatorname{softmax}_{t_2}(x)"),
     summary="classification with noisy labels: bounded (t1 < 1) and heavy-tailed (t2 > 1) logistic loss",
     hyperparameters={
         "t1": Hyperparameter(low=0.0, high=1.0, doc="temperature of the log; < 1 bounds the loss", slider=(0.2, 1.0)),
@@ -405,6 +413,9 @@ def bitempered_logistic(
 @register(
     task=Task.MULTICLASS, aliases=("sce",),
     formula="alpha * (-sum_c q_c log p_c) + beta * (-sum_c p_c max(log q_c, A)),  A = log_zero",
+    latex=(r"\alpha \left(-\sum_c q_c \log p_c\right) + \beta \left(-\sum_c p_c \max(\log q_c, A)\right)"
+           r", \quad p = \operatorname{softmax}(x)"
+           r", \quad A = \mathtt{log\_zero}"),
     summary="classification with noisy labels: cross-entropy plus a noise-tolerant reverse cross-entropy",
     hyperparameters={
         "alpha": Hyperparameter(low=0.0, doc="weight of the cross-entropy term", slider=(0.0, 1.0)),

@@ -53,6 +53,9 @@ def _set_inputs(fn: str, predictions: ArrayLike, targets: ArrayLike, where: Arra
 @register(
     task=Task.BINARY,
     formula="1 - (2 sum(p t) + smooth) / (sum(p) + sum(t) + smooth),  p = sigmoid(x), sums over the set's items",
+    latex=(r"1 - \frac{2 \sum p\, t + s}{\sum p + \sum t + s}"
+           r", \quad p = \sigma(x)"
+           r", \quad s = \mathtt{smooth} \quad (\text{sums over the set's items})"),
     summary="you report F1 on imbalanced binary or multi-label data and want to train on (a smooth) F1 itself",
     hyperparameters={"smooth": Hyperparameter(low=0.0, low_open=True,
                                               doc="smoothing added to the numerator and denominator",
@@ -117,6 +120,7 @@ def soft_f1(
 @register(
     task=Task.BINARY, aliases=("auc_loss",),
     formula="sum_{i pos, j neg} log(1 + exp(-(s_i - s_j))) / (n_pos n_neg)   over the set's items",
+    latex=(r"\frac{1}{n_+ n_-} \sum_{i \in \text{pos}} \sum_{j \in \text{neg}} \log\left(1 + e^{-(s_i - s_j)}\right) \quad (\text{over the set's items})"),
     summary="you report ROC AUC (ranking positives above negatives) and want to train on it directly",
     properties=("nonnegative", "zero_at_target", "convex", "smooth", "bounded_gradient"),
     inputs=_kinds.MULTILABEL_LOGITS, toy_problem=problems.BINARY_IMBALANCED,
@@ -172,6 +176,7 @@ def pairwise_auc(
 @register(
     task=Task.MULTICLASS, aliases=("expected_accuracy_loss",),
     formula="1 - softmax(x)_y",
+    latex=r"1 - \operatorname{softmax}(x)_y",
     summary="you report accuracy and want a bounded loss that ignores examples far beyond repair (label noise)",
     properties=("nonnegative", "zero_at_target", "smooth", "bounded_gradient"),
     inputs=_kinds.CLASS_LOGITS, toy_problem=problems.MULTICLASS,

@@ -113,6 +113,29 @@ def test_named_optax_equivalent_exists(name):
     assert hasattr(optax.losses, jl.info(name).optax), f"{name}: optax has no losses.{jl.info(name).optax}"
 
 
+def test_named_torch_and_keras_equivalents_are_qualified_names_that_exist_where_installed():
+    """Each equivalent is a qualified name of its library; where that library is installed here (PyTorch
+    is, on a developer's machine; CI installs neither), the name resolves to a loss of it."""
+    import importlib
+    import re
+
+    checked = 0
+    for entry in ENTRIES:
+        for library, name in (("torch", entry.torch), ("keras", entry.keras)):
+            if name is None:
+                continue
+            assert re.fullmatch(rf"{library}(vision)?(\.[A-Za-z_]\w*)+", name), f"{entry.name}: {library}={name!r}"
+            module, _, attribute = name.rpartition(".")
+            try:
+                found = importlib.import_module(module)
+            except ImportError:
+                continue
+            assert hasattr(found, attribute), f"{entry.name}: {name} does not exist in this {library}"
+            checked += 1
+    assert sum(1 for e in ENTRIES if e.torch) >= 15 and sum(1 for e in ENTRIES if e.keras) >= 12
+    assert checked == 0 or checked >= 15, f"only {checked} equivalents were resolved"
+
+
 def test_get_unknown_name_lists_known_names():
     with pytest.raises(KeyError, match="Did you mean 'huber'") as err:
         jl.get("hubert")
