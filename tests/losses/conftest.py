@@ -8,6 +8,8 @@ that its programs are compiled once and freed when the next loss starts.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -17,7 +19,10 @@ def _group(item: pytest.Item) -> str | None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    slots = [i for i, item in enumerate(items) if _group(item) is not None]
+    # This hook sees the whole session's items: only the ones of this folder are reordered, so that
+    # another module's items (and its module-scoped fixtures, the documentation site) stay together.
+    here = Path(__file__).parent
+    slots = [i for i, item in enumerate(items) if _group(item) is not None and here in Path(item.path).parents]
     first_seen: dict[str, int] = {}
     for i in slots:
         first_seen.setdefault(_group(items[i]), len(first_seen))  # type: ignore[arg-type]
