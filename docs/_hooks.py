@@ -4,11 +4,14 @@ At build time (``on_files``) it adds virtual pages: ``reference/losses/<family>.
 ``jaxloss._registry.FAMILIES`` (each loss of ``jaxloss.catalog()`` with its formula, hyperparameters and
 ranges, properties, reference and docstring example), ``catalog.md`` (one sortable table of every loss)
 and ``gallery.md`` (every demo of ``jaxloss.demos.DEMOS`` with its thumbnail ``gallery/<module>.png``).
-``on_config`` expands the nav entry ``Losses`` into one entry per family.
+``on_config`` expands the nav entry ``Losses`` into one entry per family. ``on_page_markdown`` renders
+the math of every page (``$$ ... $$`` displayed, ``\\( ... \\)`` inline; never inside code) to MathML
+with latex2mathml, so the formulas are drawn by the browser itself: no script, and the site works offline.
 """
 
 from __future__ import annotations
 
+import html
 import inspect
 import os
 import re
@@ -34,6 +37,60 @@ def on_config(config):
 
     expand(config["nav"] or [])
     return config
+
+
+_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})")
+_MATH = re.compile(r"\$\$(.+?)\$\$|\\\((.+?)\\\)", re.S)
+_CODE_SPAN = re.compile(r"(`+)(?:.+?)\1", re.S)
+
+
+def mathml(latex: str, *, display: bool) -> str:
+    """MathML for a LaTeX formula, safe to leave in Markdown (no ``_``, ``*`` or backtick for it to read)."""
+    import latex2mathml.converter
+
+    out = latex2mathml.converter.convert(latex.strip(), display="block" if display else "inline")
+    unknown = re.findall(r"\\[A-Za-z]+", out)   # latex2mathml passes a command it does not know through
+    if unknown:
+        raise ValueError(f"the formula {latex!r} uses LaTeX commands latex2mathml does not render: {unknown}")
+    alt = html.escape(" ".join(latex.split()), quote=True)
+    out = out.replace("<math ", f'<math alttext="{alt}" ', 1)
+    for char in "_*`[]":   # nothing for Markdown to read as emphasis, code or a link
+        out = out.replace(char, f"&#x{ord(char):X};")
+    return out
+
+
+def _render_math(text: str) -> str:
+    def one(match: re.Match) -> str:
+        display, inline = match.groups()
+        if display is not None:
+            return f'\n\n<div class="jl-math">{mathml(display, display=True)}</div>\n\n'
+        return mathml(inline, display=False)
+
+    def outside_code(chunk: str) -> str:   # the chunk between code spans
+        pieces, last = [], 0
+        for span in _CODE_SPAN.finditer(chunk):
+            pieces += [_MATH.sub(one, chunk[last:span.start()]), span.group(0)]
+            last = span.end()
+        return "".join(pieces + [_MATH.sub(one, chunk[last:])])
+
+    out, prose, fence = [], [], None
+    for line in text.splitlines(keepends=True):
+        opened = _FENCE.match(line)
+        if fence is None and opened:
+            out.append(outside_code("".join(prose)))
+            prose, fence = [], opened.group(2)
+            out.append(line)
+        elif fence is not None:
+            out.append(line)
+            if line.strip().startswith(fence) and line.strip().strip(fence[0]) == "":
+                fence = None
+        else:
+            prose.append(line)
+    return "".join(out) + outside_code("".join(prose))
+
+
+def on_page_markdown(markdown, page, config, files):
+    return _render_math(markdown)
 
 
 def _cell(text) -> str:
@@ -73,7 +130,7 @@ def _loss_section(entry) -> str:
     if entry.aliases:
         out += ["Aliases: " + ", ".join(_code(a) for a in entry.aliases) + "  ", ""]
     out += [f"*{entry.summary}*", ""]
-    out += ["```text", entry.formula, "```", ""]
+    out += [f"$$ {entry.latex} $$", "", "In plain text: " + _code(entry.formula), ""]
     prose = _prose(doc)
     if prose:
         out += [prose, ""]
@@ -82,7 +139,8 @@ def _loss_section(entry) -> str:
             f"| Inputs | {_cell(entry.inputs.doc)} |",
             f"| Properties | {', '.join(_code(p) for p in sorted(entry.properties)) or 'none claimed'} |",
             f"| Reference | {_cell(entry.reference) or '-'} |",
-            f"| optax | {_code('optax.losses.' + entry.optax) if entry.optax else 'no equivalent'} |", ""]
+            *(f"| {library} | {_code(name) if name else 'no equivalent'} |" for library, name in _equivalents(entry)),
+            ""]
     if entry.hyperparameters:
         out += ["**Hyperparameters**", "", "| name | default | valid range | meaning |", "|---|---|---|---|"]
         for name, h in entry.hyperparameters.items():
@@ -92,6 +150,19 @@ def _loss_section(entry) -> str:
     if example:
         out += ["**Example**", "", "```pycon", example, "```", ""]
     return "\n".join(out)
+
+
+def _equivalents(entry) -> list[tuple[str, str | None]]:
+    return [("optax", f"optax.losses.{entry.optax}" if entry.optax else None),
+            ("PyTorch", entry.torch), ("Keras", entry.keras)]
+
+
+def _short(name: str | None) -> str:
+    """An equivalent's name without its library's usual module (``torch.nn.HuberLoss`` -> ``HuberLoss``)."""
+    for prefix in ("optax.losses.", "torch.nn.", "keras.losses."):
+        if name and name.startswith(prefix):
+            return name[len(prefix):]
+    return name or ""
 
 
 def family_page(family: str) -> str:
@@ -126,16 +197,20 @@ def catalog_page() -> str:
     import jaxloss
 
     entries = jaxloss.catalog()
-    out = ["# Catalog", "",
+    out = ["---", "hide:", "  - toc", "---", "", "# Catalog", "",
            f"All {len(entries)} losses, from `jaxloss.catalog()`. Type in the box to filter the rows; click a "
            "column header to sort by it (click again to reverse).", "",
            '<div class="jl-sortable" markdown>', "",
-           "| name | family | task | properties | optax | reference |", "|---|---|---|---|---|---|"]
+           "| name | family | task | properties | optax | PyTorch | Keras |", "|---|---|---|---|---|---|---|"]
     for e in entries:
         props = ", ".join(sorted(e.properties))
+        names = " | ".join(_cell(_short(name)) for _, name in _equivalents(e))
         out.append(f"| [`{e.name}`](reference/losses/{e.family}.md#{e.name}) | {e.family} | {e.task.value} | "
-                   f"{props} | {_cell(e.optax or '')} | {_cell(e.reference)} |")
-    out += ["", "</div>", ""]
+                   f"{props} | {names} |")
+    out += ["", "</div>", "",
+            "An equivalent has the same per-example math for some choice of its options; its conventions (units, "
+            "reduction, whether it takes logits) may differ, and the loss's page says how. Each loss's page names the "
+            "module (`optax.losses`, `torch.nn`, `keras.losses`) and its reference.", ""]
     return "\n".join(out)
 
 

@@ -1,6 +1,6 @@
 """The documentation site (mkdocs.yml, docs/): it builds with warnings as errors, every public name has a
 reference entry, every internal link resolves, the tutorial's numbers were computed during the build, and
-headless Chromium opens the built pages from file://. The site is built once for the module."""
+headless Chromium opens the built pages from file://. The site is built once for the session."""
 
 import html
 import os
@@ -33,7 +33,7 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # built once: every test of this file runs on one xdist worker (its group)
 def site(tmp_path_factory) -> Path:
     try:
         import mkdocs  # noqa: F401
@@ -67,6 +67,47 @@ def test_every_loss_is_on_its_family_page(site):
     huber = jl.info("huber")
     assert huber.formula in text and huber.hyperparameters["delta"].describe() in text
     assert "bounded_gradient" in text and "huber_loss" in text and "[0.125, 1.5, 9.5]" in text
+
+
+def _hooks():
+    """docs/_hooks.py, the build's own code (it imports latex2mathml when it renders math)."""
+    import importlib.util
+
+    try:
+        import latex2mathml  # noqa: F401
+    except ImportError:
+        _skip_or_fail("latex2mathml is not installed (pip install -e '.[docs]')")
+    spec = importlib.util.spec_from_file_location("jaxloss_docs_hooks", ROOT / "docs" / "_hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_registered_formula_renders_as_mathml():
+    hooks = _hooks()
+    for entry in jl.catalog():
+        out = hooks.mathml(entry.latex, display=True)
+        assert out.startswith("<math") and "<mi>" in out.replace("<mi ", "<mi>"), entry.name
+    with pytest.raises(ValueError, match=r"\\\\nosuchcommand"):    # an unknown command fails the build
+        hooks.mathml(r"\nosuchcommand{x}", display=True)
+    rendered = hooks._render_math("a \\(x_1\\) b\n```\n$$ kept $$\n```\n`$$ kept too $$` $$ y^2 $$\n")
+    assert rendered.count("<math") == 2 and "$$ kept $$" in rendered and "`$$ kept too $$`" in rendered
+    assert "_" not in rendered.split("```")[0]    # nothing left for Markdown to read as emphasis
+
+
+def test_every_loss_shows_its_formula_as_math(site):
+    missing = []
+    for entry in jl.catalog():
+        source = (site / "reference" / "losses" / f"{entry.family}.html").read_text(encoding="utf-8")
+        section = source.split(f'id="{entry.name}"', 1)[-1].split("<h2", 1)[0]
+        shown = [html.unescape(alt) for alt in re.findall(r'<math alttext="([^"]*)"[^>]*display="block"', section)]
+        if " ".join(entry.latex.split()) not in shown:
+            missing.append(entry.name)
+    assert not missing, f"losses whose page does not show their formula as MathML: {missing}"
+    catalog = _text(site / "catalog.html")
+    for entry in jl.catalog():
+        for name in (entry.torch, entry.keras):
+            assert name is None or name.rsplit(".", 1)[-1] in catalog, (entry.name, name)
 
 
 def test_every_public_name_has_a_reference_entry(site):
@@ -171,8 +212,19 @@ def test_chromium_opens_the_site_from_file(site, browser):
 
     browser.get((site / "reference" / "losses" / "regression.html").as_uri())
     formula = jl.info("huber").formula
-    shown = [e for e in browser.find_elements(By.CSS_SELECTOR, "pre code") if formula in e.text]
+    shown = [e for e in browser.find_elements(By.CSS_SELECTOR, "code") if formula in e.text]
     assert shown and shown[0].is_displayed(), f"the huber formula {formula!r} is not visible"
+    # The rendered formula: MathML that Chromium lays out as math (a fraction's numerator above its
+    # denominator), not tags shown as text.
+    layout = browser.execute_script("""
+        const math = [...document.querySelectorAll('.jl-math math')].find(
+            m => m.getAttribute('alttext').startsWith('\\\\frac{|p - t|}'));
+        const fraction = math.querySelector('mfrac');
+        const [top, bottom] = [...fraction.children].map(c => c.getBoundingClientRect());
+        return {mathml: math instanceof MathMLElement, width: math.getBoundingClientRect().width,
+                numerator_above: top.bottom <= bottom.top + 1, text: math.textContent};""")
+    assert layout["mathml"] and layout["width"] > 50 and layout["numerator_above"], layout
+    assert "max" in layout["text"] and "ϵ" in layout["text"], layout
 
     browser.get((site / "catalog.html").as_uri())    # our script: a filter box and sortable headers
     box = browser.find_element(By.CSS_SELECTOR, "input.jl-filter")
