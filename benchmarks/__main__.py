@@ -27,6 +27,7 @@ SUITES = {
     "startup": "benchmarks.bench_startup",
     "playground": "benchmarks.bench_playground",
     "linear_ce": "benchmarks.bench_linear_ce",
+    "cross_entropy": "benchmarks.bench_cross_entropy",
 }
 TITLES = {
     "losses": "Losses: jaxloss against optax, PyTorch and the memory bandwidth",
@@ -36,6 +37,7 @@ TITLES = {
     "startup": "Start-up and first-call compile latency",
     "playground": "The playground: frames per second and slider latency against their goals",
     "linear_ce": "Cross-entropy of a linear head over a large vocabulary: fused against materialised",
+    "cross_entropy": "Softmax cross-entropy over many classes: formulations, PyTorch, and passes over the logits",
 }
 RESULTS = pathlib.Path(__file__).parent / "results"
 

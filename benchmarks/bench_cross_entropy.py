@@ -1,0 +1,185 @@
+"""Suite 8: softmax cross-entropy with integer labels over many classes, and where its time goes (issue 14).
+
+For examples x classes sizes (64 MB of float32 logits at the largest CPU size, more on a GPU), the value
+and the value and gradient of
+
+* ``jaxloss``: ``jl.softmax_cross_entropy`` (its checks, masks and reduction included);
+* ``minimal``: ``mean(logsumexp(x) - x[y])`` in plain JAX, the floor of the two-pass formulation;
+* ``one_pass``: one variadic ``lax.reduce`` that carries (max, sum of exp(x - max), x[y]) along the class
+  axis, so the logits are read once (the online-softmax idea), with a hand-written backward
+  ``softmax(x) - onehot(y)``. A candidate, not the library's code: it is here to be measured;
+* ``optax``: ``optax.losses.softmax_cross_entropy_with_integer_labels``;
+* PyTorch's ``F.cross_entropy`` on the same device, and ``torch.compile`` of it where that works.
+
+Where the time goes: each JAX program's bytes accessed (``compiled.cost_analysis()``) as a multiple of
+one read of the logits (1.0 is one pass; XLA's estimate counts a gather's whole operand, so the two-pass
+formulations show 3), and its number of XLA fusions (kernels, on a GPU). Every time
+is a same-run ratio; the value's difference to jaxloss is relative to its scale.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+import jaxloss as jl
+
+from . import _device
+from ._timing import fmt_seconds, interleaved, markdown
+
+CPU_SIZES = [(16384, 1000), (2048, 32000)]
+GPU_SIZES = [(16384, 1000), (65536, 1000), (8192, 32000)]
+QUICK_SIZES = [(1024, 1000)]
+
+
+def _one_pass_statistics(x: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(max_c x, sum_c exp(x - max), x_y) of each row, in one reduction over the last axis."""
+    hit = lax.broadcasted_iota(jnp.int32, x.shape, x.ndim - 1) == labels[..., None]
+
+    def combine(a: tuple, b: tuple) -> tuple:
+        (m1, s1, p1), (m2, s2, p2) = a, b
+        m = jnp.maximum(m1, m2)
+        safe = jnp.where(jnp.isfinite(m), m, 0.0)
+        return m, s1 * jnp.exp(m1 - safe) + s2 * jnp.exp(m2 - safe), p1 + p2
+
+    zero = jnp.zeros((), x.dtype)
+    return lax.reduce((x, jnp.ones_like(x), jnp.where(hit, x, zero)), (jnp.array(-jnp.inf, x.dtype), zero, zero),
+                      combine, (x.ndim - 1,))
+
+
+@jax.custom_vjp
+def _one_pass_per_example(x: jax.Array, labels: jax.Array) -> jax.Array:
+    m, s, picked = _one_pass_statistics(x, labels)
+    return m + jnp.log(s) - picked
+
+
+def _one_pass_forward(x: jax.Array, labels: jax.Array) -> tuple[jax.Array, tuple]:
+    m, s, picked = _one_pass_statistics(x, labels)
+    lse = m + jnp.log(s)
+    return lse - picked, (x, labels, lse)
+
+
+def _one_pass_backward(residuals: tuple, g: jax.Array) -> tuple[jax.Array, None]:
+    x, labels, lse = residuals
+    onehot = lax.broadcasted_iota(jnp.int32, x.shape, x.ndim - 1) == labels[..., None]
+    return g[..., None] * (jnp.exp(x - lse[..., None]) - onehot), None
+
+
+_one_pass_per_example.defvjp(_one_pass_forward, _one_pass_backward)
+
+
+def _contenders() -> dict[str, Callable[[jax.Array, jax.Array], jax.Array]]:
+    return {
+        "jaxloss": lambda x, y: jl.softmax_cross_entropy(x, y),
+        "minimal": lambda x, y: jnp.mean(jax.nn.logsumexp(x, axis=-1) - jnp.take_along_axis(x, y[:, None], -1)[:, 0]),
+        "one_pass": lambda x, y: jnp.mean(_one_pass_per_example(x, y)),
+        "optax": lambda x, y: jnp.mean(optax.losses.softmax_cross_entropy_with_integer_labels(x, y)),
+    }
+
+
+def _passes(compiled: Any, logits_bytes: int) -> tuple[float | None, int]:
+    """Bytes accessed over one read of the logits, and the number of fusions, of a compiled program."""
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
+    accessed = (analysis or {}).get("bytes accessed")
+    return (None if accessed is None else float(accessed) / logits_bytes), compiled.as_text().count(" fusion(")
+
+
+def _torch_contenders(x: jax.Array, y: jax.Array, notes: list[str], *, compile_torch: bool) -> dict:
+    device = _device.torch_device()
+    if device is None:
+        return {}
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    tx = torch.from_numpy(np.array(x)).to(device)
+    ty = torch.from_numpy(np.array(y).astype(np.int64)).to(device)
+    functions = {"torch": F.cross_entropy}
+    if compile_torch:
+        try:   # torch.compile where it works (a C++ compiler on CPU, Triton on GPU)
+            compiled = torch.compile(F.cross_entropy)
+            compiled(tx, ty)
+            functions["torch_compile"] = compiled
+        except Exception as err:  # noqa: BLE001 - any failure of torch.compile means: not timed
+            notes.append(f"torch.compile failed ({type(err).__name__})")
+    out = {}
+    for name, fn in functions.items():
+        def value(fn=fn) -> None:
+            with torch.no_grad():
+                fn(tx, ty)
+            _device.synchronize(device)
+
+        leaf = tx.clone().requires_grad_(True)
+
+        def value_and_grad(fn=fn, leaf=leaf) -> None:
+            leaf.grad = None
+            fn(leaf, ty).backward()
+            _device.synchronize(device)
+
+        with torch.no_grad():
+            out[name] = (value, value_and_grad, float(fn(tx, ty)))
+    return out
+
+
+def bench_size(examples: int, classes: int, *, repetitions: int, compile_torch: bool) -> dict:
+    x = jax.random.normal(jax.random.key(0), (examples, classes), jnp.float32) * 3.0
+    y = jax.random.randint(jax.random.key(1), (examples,), 0, classes)
+    logits_bytes = x.size * x.dtype.itemsize
+    row: dict[str, Any] = {"examples": examples, "classes": classes, "logits_bytes": logits_bytes}
+    notes: list[str] = []
+    value_fns, grad_fns, values = {}, {}, {}
+    for name, loss in _contenders().items():
+        value = jax.jit(loss).lower(x, y).compile()
+        grad = jax.jit(jax.value_and_grad(loss)).lower(x, y).compile()
+        row[f"{name}_passes"], row[f"{name}_fusions"] = _passes(value, logits_bytes)
+        row[f"{name}_grad_passes"], row[f"{name}_grad_fusions"] = _passes(grad, logits_bytes)
+        values[name] = float(value(x, y))
+        value_fns[name], grad_fns[name] = (lambda c=value: c(x, y)), (lambda c=grad: c(x, y))
+    for name, (value, grad, result) in _torch_contenders(x, y, notes, compile_torch=compile_torch).items():
+        values[name] = result
+        value_fns[name], grad_fns[name] = value, grad
+    for mode, contenders in (("value", value_fns), ("grad", grad_fns)):
+        timings = interleaved(contenders, repetitions=repetitions, inner=1)
+        row.update({f"{name}_{mode}_s": t.median for name, t in timings.items()})
+    row["relative_difference"] = {name: abs(v - values["jaxloss"]) / abs(values["jaxloss"]) for name, v in values.items()
+                                  if name != "jaxloss"}
+    row["notes"] = notes
+    return row
+
+
+def run(quick: bool = False) -> dict:
+    sizes = QUICK_SIZES if quick else (GPU_SIZES if _device.platform() == "gpu" else CPU_SIZES)
+    rows = [bench_size(*size, repetitions=3 if quick else 30, compile_torch=not quick) for size in sizes]
+    return {"rows": rows, "platform": _device.platform(), "torch_device": _device.torch_device()}
+
+
+def report(result: dict) -> str:
+    names = ["jaxloss", "minimal", "one_pass", "optax", "torch", "torch_compile"]
+    table = []
+    for r in result["rows"]:
+        for name in names:
+            if f"{name}_value_s" not in r:
+                continue
+            passes = r.get(f"{name}_passes")
+            table.append([
+                f"{r['examples']} x {r['classes']} ({r['logits_bytes'] / 2**20:.0f} MB)", name,
+                f"{fmt_seconds(r[f'{name}_value_s'])} / {fmt_seconds(r[f'{name}_grad_s'])}",
+                f"{r['jaxloss_value_s'] / r[f'{name}_value_s']:.2f} / {r['jaxloss_grad_s'] / r[f'{name}_grad_s']:.2f}",
+                "-" if passes is None else f"{passes:.2f} / {r[f'{name}_grad_passes']:.2f}",
+                "-" if passes is None else f"{r[f'{name}_fusions']} / {r[f'{name}_grad_fusions']}",
+                "-" if name == "jaxloss" else f"{r['relative_difference'][name]:.1e}",
+            ])
+        if r["notes"]:
+            table.append(["", "notes", "; ".join(r["notes"]), "", "", "", ""])
+    torch_text = (f"PyTorch on the same device ({result['torch_device']})." if result["torch_device"] else
+                  "PyTorch is not installed or cannot reach this device: no PyTorch rows.")
+    return (f"Softmax cross-entropy with integer labels, float32, mean over the examples, on {result['platform']}. "
+            f"{torch_text} 'jaxloss / it' above 1 means jaxloss is slower. Passes: XLA's bytes accessed over "
+            "one read of the logits (value / value and gradient; a gather counts its whole operand).\n\n"
+            + markdown(["examples x classes", "contender", "time: value / value+grad", "jaxloss / it",
+                        "passes over the logits", "XLA fusions", "value difference (relative)"], table))
