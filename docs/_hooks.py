@@ -197,14 +197,16 @@ def catalog_page() -> str:
     import jaxloss
 
     entries = jaxloss.catalog()
-    out = ["---", "hide:", "  - toc", "---", "", "# Catalog", "",
+    out = ["---", "hide:", "  - navigation", "  - toc", "---", "", "# Catalog", "",
            f"All {len(entries)} losses, from `jaxloss.catalog()`. Type in the box to filter the rows; click a "
            "column header to sort by it (click again to reverse).", "",
            '<div class="jl-sortable" markdown>', "",
            "| name | family | task | properties | optax | PyTorch | Keras |", "|---|---|---|---|---|---|---|"]
     for e in entries:
         props = ", ".join(sorted(e.properties))
-        names = " | ".join(_cell(_short(name)) for _, name in _equivalents(e))
+        # a long name may break after an underscore or a dot, or before a capital (<wbr>), never inside a word
+        names = " | ".join(re.sub(r"([_.])|(?<=[a-z])(?=[A-Z])", r"\1<wbr>", _cell(_short(name)))
+                           for _, name in _equivalents(e))
         out.append(f"| [`{e.name}`](reference/losses/{e.family}.md#{e.name}) | {e.family} | {e.task.value} | "
                    f"{props} | {names} |")
     out += ["", "</div>", "",
