@@ -122,6 +122,31 @@ def test_grad_curve_shapes_the_teaching_story():
     np.testing.assert_allclose(ce.value, jnp.log(jnp.exp(e) + 2) - e, rtol=1e-12)
 
 
+def test_grad_curve_is_one_cached_program_that_checks_what_the_loss_checks():
+    from jaxloss.inspection import _programs
+    from jaxloss.inspection._kinds_view import curve_point
+
+    e = jnp.linspace(-3.0, 3.0, 5)
+    for name, options in (("cauchy", {"scale": 0.5}), ("focal", {"gamma": 1.5}), ("poisson_nll", {})):
+        compiled = jl.grad_curve(name, e, **options)
+        assert _programs.recall(("grad_curve", id(jl.get(name)), None, 2, tuple(sorted(options.items()))))[0]
+        _, point = curve_point(jl.get(name), target=None, num_classes=2, options=options)  # op by op
+        first = jax.grad(point)
+        expected = (jax.vmap(point)(e), jax.vmap(first)(e), jax.vmap(jax.grad(first))(e))
+        for got, want in zip((compiled.value, compiled.first, compiled.second), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+        again = jl.grad_curve(name, e, **options)
+        np.testing.assert_array_equal(again.second, compiled.second)
+    # Values the loss checks only when concrete: the curve says so, as it does op by op, not NaN.
+    with pytest.raises(ValueError, match=r"hinge_embedding: targets must be in \{-1, 1\}"):
+        jl.grad_curve("hinge_embedding", e)
+    with pytest.raises(ValueError, match=r"^grad_curve: huber: delta=-1 is out of range; delta must be > 0"):
+        jl.grad_curve("huber", e, delta=-1.0)
+    with pytest.raises(ValueError, match="out of range"):   # an array option: compiled for this call only
+        jl.grad_curve("huber", e, delta=jnp.array(-1.0))
+    np.testing.assert_allclose(jl.grad_curve("huber", e, delta=jnp.array(2.0)).first, jnp.clip(e, -2, 2))
+
+
 def test_check_card_flags_a_nan_and_names_the_input():
     def fragile(p, t, *, weights=None, where=None, reduction="mean"):
         return jl.mse(jnp.sqrt(p * p), t, weights=weights, where=where, reduction=reduction)
@@ -145,12 +170,12 @@ def test_check_compiles_once_per_shape_and_dtype():
 
     name, dtypes = "huber", ("float32", "float16")
     whole = jl.check(name, dtypes=dtypes)
-    programs = {k: v for k, v in _programs._PROGRAMS.items() if k[0] == id(jl.get(name))}
+    programs = {k: v for k, v in _programs._PROGRAMS.items() if k[:2] == ("derivatives", id(jl.get(name)))}
     assert 0 < len(programs) < len(whole.rows) and all(p is not None for _, p in programs.values())
     one_by_one = [row for i in range(len(jl.inspection.stability_cases(name))) for dt in dtypes
                   for row in jl.check(name, cases=[i], dtypes=[dt]).rows]
     assert one_by_one == whole.rows
-    assert {k for k in _programs._PROGRAMS if k[0] == id(jl.get(name))} == set(programs)
+    assert {k for k in _programs._PROGRAMS if k[:2] == ("derivatives", id(jl.get(name)))} == set(programs)
 
 
 def test_bad_input_is_a_clear_error():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, NamedTuple
 
 import jax
@@ -9,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxloss import _registry
+from jaxloss.inspection import _programs
 from jaxloss.inspection._kinds_view import curve_point
 
 
@@ -47,17 +49,44 @@ def grad_curve(loss: Any, errors: Any, *, target: float | None = None, num_class
     """
     fn = _registry.get(loss) if isinstance(loss, str) else loss
     entry = getattr(fn, "info", None)
-    kind, point = curve_point(fn, target=target, num_classes=num_classes, options=options)
+    kind, _ = curve_point(fn, target=target, num_classes=num_classes, options=options)
     e = jnp.asarray(errors)
     if not jnp.issubdtype(e.dtype, jnp.floating):
         e = e.astype(jnp.result_type(float))
     name = entry.name if isinstance(entry, _registry.LossInfo) else getattr(fn, "__name__", "loss")
-    try:
+
+    def curves(e: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        _, point = curve_point(fn, target=target, num_classes=num_classes, options=options)
         first_fn = jax.grad(point)
-        value = jax.vmap(point)(e)
-        first = jax.vmap(first_fn)(e)
-        second = jax.vmap(jax.grad(first_fn))(e)
+        return jax.vmap(point)(e), jax.vmap(first_fn)(e), jax.vmap(jax.grad(first_fn))(e)
+
+    # One compiled program per (loss, target, classes, options), kept across calls: a first call
+    # compiles one program instead of every operation on its own, and the next are immediate. The
+    # options are compiled in (the registry checks their values as it does eagerly); an array option
+    # cannot be a key, and its program serves that call only. A loss checks its targets' values only
+    # where they are concrete, which they are not in a program: where the compiled curve has a NaN,
+    # the curve is computed op by op instead, which raises what the loss raises for those targets
+    # (hinge_embedding's 0) or gives the same NaN.
+    key = ("grad_curve", id(fn), target, num_classes, tuple(sorted(options.items())))
+    found, program = _programs.recall(key)
+    try:
+        result = None
+        if not found:
+            program = jax.jit(curves)
+            try:
+                result = program(e)
+            except _programs.NEEDS_CONSTANTS:  # a loss that reads concrete values: op by op
+                program = None
+            with contextlib.suppress(TypeError):  # an unhashable key: not kept
+                _programs.remember(key, fn, program)
+        if result is None:
+            result = curves(e) if program is None else program(e)
+        if program is not None and any(bool(jnp.isnan(a).any()) for a in result):
+            result = curves(e)
+        value, first, second = result
     except (TypeError, ValueError) as err:
+        if str(err).startswith(f"{name}: "):  # the loss's own check of a value (an option, the target)
+            raise ValueError(f"grad_curve: {err}") from None
         raise ValueError(
             f"grad_curve: {name} takes inputs of kind {kind!r}, which a single error cannot describe ({err}). "
             "Pass a function of one array of predictions instead, e.g. lambda p, t, **kw: loss(p, ..., **kw)."

@@ -1,4 +1,4 @@
-"""The stability card's compiled programs, cached (private).
+"""The inspectors' compiled programs, cached (private): the stability card's and the gradient curve's.
 
 One jitted program per (loss, dtype, input shapes, static options) computes, for every
 differentiable argument, the value under ``jit``, the gradient, the forward derivative (``jvp``
@@ -68,24 +68,48 @@ def _with_constants(fn: Any, args: Sequence[Any], kwargs: dict[str, Any], argnum
     return out
 
 
+#: The errors of a loss whose Python code needs concrete values where a program traces them.
+NEEDS_CONSTANTS = (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
+                   jax.errors.TracerArrayConversionError, jax.errors.TracerIntegerConversionError)
+
+
+def remember(key: tuple[Any, ...], owner: Any, program: Callable[..., Any] | None) -> None:
+    """Keeps ``program`` (None: the owner needs its inputs as constants) under ``key``; bounded."""
+    _PROGRAMS[key] = (owner, program)
+    while len(_PROGRAMS) > MAX_PROGRAMS:
+        _PROGRAMS.popitem(last=False)
+
+
+def recall(key: tuple[Any, ...]) -> tuple[bool, Callable[..., Any] | None]:
+    """(found, program) for ``key``; an unhashable key is never found."""
+    try:
+        cached = _PROGRAMS.get(key)
+    except TypeError:
+        return False, None
+    if cached is None:
+        return False, None
+    _PROGRAMS.move_to_end(key)
+    return True, cached[1]
+
+
 def derivatives(fn: Any, args: Sequence[Any], kwargs: dict[str, Any], argnums: tuple[int, ...], *,
                 hessian: bool) -> dict[int, dict[str, jax.Array]]:
     """``{argnum: {"jit value", "gradient", "forward derivative"[, "Hessian"]}}`` of ``fn(*args, **kwargs)``."""
     try:
-        key = (id(fn), argnums, hessian, tuple(_spec(a) for a in args),
+        key = ("derivatives", id(fn), argnums, hessian, tuple(_spec(a) for a in args),
                tuple(sorted((k, _spec(v)) for k, v in kwargs.items())))
         hash(key)
     except TypeError:  # an unhashable option: no cache
         return _with_constants(fn, args, kwargs, argnums, hessian)
-    cached = _PROGRAMS.get(key)
-    if cached is not None:
-        _PROGRAMS.move_to_end(key)
-        if cached[1] is None:  # this loss needs its inputs as constants
+    array_kwargs = {k: v for k, v in kwargs.items() if _is_array(v)}
+    static_kwargs = {k: v for k, v in kwargs.items() if not _is_array(v)}
+    found, cached = recall(key)
+    if found:
+        if cached is None:  # this loss needs its inputs as constants
             return _with_constants(fn, args, kwargs, argnums, hessian)
-        return cached[1]([a for a in args if _is_array(a)], {k: v for k, v in kwargs.items() if _is_array(v)})
+        return cached([a for a in args if _is_array(a)], array_kwargs)
 
     array_args = [i for i, a in enumerate(args) if _is_array(a)]
-    static_kwargs = {k: v for k, v in kwargs.items() if not _is_array(v)}
     static_args = [None if _is_array(a) else a for a in args]  # the arrays come as arguments
 
     @jax.jit
@@ -96,13 +120,10 @@ def derivatives(fn: Any, args: Sequence[Any], kwargs: dict[str, Any], argnums: t
         return _body(fn, full, {**static_kwargs, **array_kwargs}, argnums, hessian)
 
     try:
-        result = program([args[i] for i in array_args], {k: v for k, v in kwargs.items() if _is_array(v)})
-    except (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
-            jax.errors.TracerArrayConversionError, jax.errors.TracerIntegerConversionError):
+        result = program([args[i] for i in array_args], array_kwargs)
+    except NEEDS_CONSTANTS:
         program, result = None, _with_constants(fn, args, kwargs, argnums, hessian)
-    _PROGRAMS[key] = (fn, program)
-    while len(_PROGRAMS) > MAX_PROGRAMS:
-        _PROGRAMS.popitem(last=False)
+    remember(key, fn, program)
     return result
 
 
