@@ -411,6 +411,11 @@ def test_pages_and_files_are_served_from_the_package(server):
         assert _request(server, "GET", path)[0] == 404, path
     html = _request(server, "GET", "/train")[1].decode()
     assert "http://" not in html and "https://" not in html  # nothing from the network
+    # Both pages carry the shared bar (static/_chrome.html, put in by the server), which is not served alone.
+    for page in ("/train", "/anatomy"):
+        text = _request(server, "GET", page)[1].decode()
+        assert text.count('id="copy-link"') == 1 and 'id="error-text"' in text and "#include" not in text, page
+    assert _request(server, "GET", "/static/_chrome.html")[0] == 404
 
 
 def test_other_sites_are_refused(server):

@@ -14,6 +14,7 @@ import functools
 import http.server
 import importlib.resources
 import json
+import re
 import secrets
 import sys
 import threading
@@ -42,9 +43,18 @@ class Rejected(Exception):
         self.status = status
 
 
+_INCLUDE = re.compile(rb"^[ \t]*<!--#include (_[\w.-]+)-->\n", re.M)
+_LEADING_COMMENT = re.compile(rb"\A<!--.*?-->\n", re.S)   # a part's own note, not served
+
+
 def _static_files() -> dict[str, bytes]:
+    """The served files, read once: a page's ``<!--#include _part.html-->`` line is replaced by that part
+    (the header both pages share); parts (names starting with ``_``) are not served themselves."""
     folder = importlib.resources.files("jaxloss.playground") / "static"
-    return {f.name: f.read_bytes() for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")}
+    files = {f.name: f.read_bytes() for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")}
+    parts = {name: _LEADING_COMMENT.sub(b"", body) for name, body in files.items() if name.startswith("_")}
+    return {name: _INCLUDE.sub(lambda m: parts[m.group(1).decode()], body) for name, body in files.items()
+            if not name.startswith("_")}
 
 
 @functools.cache
