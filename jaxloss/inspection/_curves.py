@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, NamedTuple
 
 import jax
@@ -77,8 +76,7 @@ def grad_curve(loss: Any, errors: Any, *, target: float | None = None, num_class
                 result = program(e)
             except _programs.NEEDS_CONSTANTS:  # a loss that reads concrete values: op by op
                 program = None
-            with contextlib.suppress(TypeError):  # an unhashable key: not kept
-                _programs.remember(key, fn, program)
+            _programs.remember(key, fn, program)
         if result is None:
             result = curves(e) if program is None else program(e)
         if program is not None and any(bool(jnp.isnan(a).any()) for a in result):

@@ -74,8 +74,12 @@ NEEDS_CONSTANTS = (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConv
 
 
 def remember(key: tuple[Any, ...], owner: Any, program: Callable[..., Any] | None) -> None:
-    """Keeps ``program`` (None: the owner needs its inputs as constants) under ``key``; bounded."""
-    _PROGRAMS[key] = (owner, program)
+    """Keeps ``program`` (None: the owner needs its inputs as constants) under ``key``; bounded. An
+    unhashable key (an array option) is not kept, as :func:`recall` never finds one."""
+    try:
+        _PROGRAMS[key] = (owner, program)
+    except TypeError:
+        return
     while len(_PROGRAMS) > MAX_PROGRAMS:
         _PROGRAMS.popitem(last=False)
 
