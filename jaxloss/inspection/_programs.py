@@ -106,7 +106,6 @@ def derivatives(fn: Any, args: Sequence[Any], kwargs: dict[str, Any], argnums: t
     except TypeError:  # an unhashable option: no cache
         return _with_constants(fn, args, kwargs, argnums, hessian)
     array_kwargs = {k: v for k, v in kwargs.items() if _is_array(v)}
-    static_kwargs = {k: v for k, v in kwargs.items() if not _is_array(v)}
     found, cached = recall(key)
     if found:
         if cached is None:  # this loss needs its inputs as constants
@@ -114,6 +113,7 @@ def derivatives(fn: Any, args: Sequence[Any], kwargs: dict[str, Any], argnums: t
         return cached([a for a in args if _is_array(a)], array_kwargs)
 
     array_args = [i for i, a in enumerate(args) if _is_array(a)]
+    static_kwargs = {k: v for k, v in kwargs.items() if not _is_array(v)}
     static_args = [None if _is_array(a) else a for a in args]  # the arrays come as arguments
 
     @jax.jit
