@@ -139,7 +139,8 @@ def _loss_section(entry) -> str:
             f"| Inputs | {_cell(entry.inputs.doc)} |",
             f"| Properties | {', '.join(_code(p) for p in sorted(entry.properties)) or 'none claimed'} |",
             f"| Reference | {_cell(entry.reference) or '-'} |",
-            *(f"| {library} | {_code(name) if name else 'no equivalent'} |" for library, name in _equivalents(entry)),
+            *(f"| {library} | {_code(name) if name else 'no equivalent'} |"
+              for library, name in entry.equivalents().items()),
             ""]
     if entry.hyperparameters:
         out += ["**Hyperparameters**", "", "| name | default | valid range | meaning |", "|---|---|---|---|"]
@@ -150,11 +151,6 @@ def _loss_section(entry) -> str:
     if example:
         out += ["**Example**", "", "```pycon", example, "```", ""]
     return "\n".join(out)
-
-
-def _equivalents(entry) -> list[tuple[str, str | None]]:
-    return [("optax", f"optax.losses.{entry.optax}" if entry.optax else None),
-            ("PyTorch", entry.torch), ("Keras", entry.keras)]
 
 
 def _short(name: str | None) -> str:
@@ -206,7 +202,7 @@ def catalog_page() -> str:
         props = ", ".join(sorted(e.properties))
         # a long name may break after an underscore or a dot, or before a capital (<wbr>), never inside a word
         names = " | ".join(re.sub(r"([_.])|(?<=[a-z])(?=[A-Z])", r"\1<wbr>", _cell(_short(name)))
-                           for _, name in _equivalents(e))
+                           for name in e.equivalents().values())
         out.append(f"| [`{e.name}`](reference/losses/{e.family}.md#{e.name}) | {e.family} | {e.task.value} | "
                    f"{props} | {names} |")
     out += ["", "</div>", "",

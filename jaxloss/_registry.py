@@ -180,6 +180,11 @@ class LossInfo:
         """Whether the loss takes inputs of ``kind`` (its own, or one of ``also_inputs``)."""
         return kind is self.inputs or any(kind is k for k in self.also_inputs)
 
+    def equivalents(self) -> dict[str, str | None]:
+        """The qualified name of its equivalent in optax, PyTorch and Keras (None where there is none)."""
+        return {"optax": f"optax.losses.{self.optax}" if self.optax else None, "PyTorch": self.torch,
+                "Keras": self.keras}
+
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name,) + self.aliases
@@ -389,9 +394,9 @@ def _document(doc: str, entry: LossInfo) -> str:
                          + " (each checked numerically by the test suite)"))
     sections.append(("Family", f"{entry.family}; task {entry.task.value}; inputs {entry.inputs.name}"
                      + (f" (also {', '.join(k.name for k in entry.also_inputs)})" if entry.also_inputs else "")))
-    equivalents = [f"optax.losses.{entry.optax}" if entry.optax else None, entry.torch, entry.keras]
-    if any(equivalents):
-        sections.append(("Equivalents", ", ".join(e for e in equivalents if e)))
+    equivalents = [name for name in entry.equivalents().values() if name]
+    if equivalents:
+        sections.append(("Equivalents", ", ".join(equivalents)))
     sections.append(("Reference", entry.reference))
     added = [f"{title}:\n{textwrap.indent(textwrap.fill(body, 96) if title != 'Hyperparameters' else body, '  ')}"
              for title, body in sections]
