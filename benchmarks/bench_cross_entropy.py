@@ -7,7 +7,9 @@ and the value and gradient of
 * ``minimal``: ``mean(logsumexp(x) - x[y])`` in plain JAX, the floor of the two-pass formulation;
 * ``one_pass``: one variadic ``lax.reduce`` that carries (max, sum of exp(x - max), x[y]) along the class
   axis, so the logits are read once (the online-softmax idea), with a hand-written backward
-  ``softmax(x) - onehot(y)``. A candidate, not the library's code: it is here to be measured;
+  ``softmax(x) - onehot(y)``. A candidate (``_ce_candidates``), not the library's code: here to be measured;
+* ``pallas`` (GPU only): the same one-pass statistics from a Pallas kernel for the Triton backend, with
+  the same backward (``_ce_candidates``; the tests run it interpreted on the CPU);
 * ``optax``: ``optax.losses.softmax_cross_entropy_with_integer_labels``;
 * PyTorch's ``F.cross_entropy`` on the same device, and ``torch.compile`` of it where that works.
 
@@ -25,11 +27,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax import lax
 
 import jaxloss as jl
 
 from . import _device
+from ._ce_candidates import one_pass_cross_entropy, pallas_cross_entropy
 from ._timing import fmt_seconds, interleaved, markdown
 
 CPU_SIZES = [(16384, 1000), (2048, 32000)]
@@ -37,49 +39,16 @@ GPU_SIZES = [(16384, 1000), (65536, 1000), (8192, 32000)]
 QUICK_SIZES = [(1024, 1000)]
 
 
-def _one_pass_statistics(x: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """(max_c x, sum_c exp(x - max), x_y) of each row, in one reduction over the last axis."""
-    hit = lax.broadcasted_iota(jnp.int32, x.shape, x.ndim - 1) == labels[..., None]
-
-    def combine(a: tuple, b: tuple) -> tuple:
-        (m1, s1, p1), (m2, s2, p2) = a, b
-        m = jnp.maximum(m1, m2)
-        safe = jnp.where(jnp.isfinite(m), m, 0.0)
-        return m, s1 * jnp.exp(m1 - safe) + s2 * jnp.exp(m2 - safe), p1 + p2
-
-    zero = jnp.zeros((), x.dtype)
-    return lax.reduce((x, jnp.ones_like(x), jnp.where(hit, x, zero)), (jnp.array(-jnp.inf, x.dtype), zero, zero),
-                      combine, (x.ndim - 1,))
-
-
-@jax.custom_vjp
-def _one_pass_per_example(x: jax.Array, labels: jax.Array) -> jax.Array:
-    m, s, picked = _one_pass_statistics(x, labels)
-    return m + jnp.log(s) - picked
-
-
-def _one_pass_forward(x: jax.Array, labels: jax.Array) -> tuple[jax.Array, tuple]:
-    m, s, picked = _one_pass_statistics(x, labels)
-    lse = m + jnp.log(s)
-    return lse - picked, (x, labels, lse)
-
-
-def _one_pass_backward(residuals: tuple, g: jax.Array) -> tuple[jax.Array, None]:
-    x, labels, lse = residuals
-    onehot = lax.broadcasted_iota(jnp.int32, x.shape, x.ndim - 1) == labels[..., None]
-    return g[..., None] * (jnp.exp(x - lse[..., None]) - onehot), None
-
-
-_one_pass_per_example.defvjp(_one_pass_forward, _one_pass_backward)
-
-
 def _contenders() -> dict[str, Callable[[jax.Array, jax.Array], jax.Array]]:
-    return {
+    contenders = {
         "jaxloss": lambda x, y: jl.softmax_cross_entropy(x, y),
         "minimal": lambda x, y: jnp.mean(jax.nn.logsumexp(x, axis=-1) - jnp.take_along_axis(x, y[:, None], -1)[:, 0]),
-        "one_pass": lambda x, y: jnp.mean(_one_pass_per_example(x, y)),
+        "one_pass": lambda x, y: jnp.mean(one_pass_cross_entropy(x, y)),
         "optax": lambda x, y: jnp.mean(optax.losses.softmax_cross_entropy_with_integer_labels(x, y)),
     }
+    if _device.platform() == "gpu":   # Triton kernels compile for GPUs only; the CPU could only interpret it
+        contenders["pallas"] = lambda x, y: jnp.mean(pallas_cross_entropy(x, y))
+    return contenders
 
 
 def _passes(compiled: Any, logits_bytes: int) -> tuple[float | None, int]:
@@ -159,7 +128,7 @@ def run(quick: bool = False) -> dict:
 
 
 def report(result: dict) -> str:
-    names = ["jaxloss", "minimal", "one_pass", "optax", "torch", "torch_compile"]
+    names = ["jaxloss", "minimal", "one_pass", "pallas", "optax", "torch", "torch_compile"]
     table = []
     for r in result["rows"]:
         for name in names:
