@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import jax
 import jax.numpy as jnp
 import pytest
 
@@ -41,11 +40,9 @@ def site(tmp_path_factory) -> Path:
     except ImportError:
         _skip_or_fail("mkdocs is not installed (pip install -e '.[docs]')")
     out = tmp_path_factory.mktemp("docs") / "site"
+    # The environment carries the suite's persistent XLA cache (tests/conftest.py): the tutorials' programs
+    # compile once per machine.
     env = dict(os.environ, MPLBACKEND="Agg", NO_MKDOCS_2_WARNING="1")
-    cache = jax.config.jax_compilation_cache_dir   # the suite's persistent XLA cache (tests/conftest.py), if on:
-    if cache:                                       # the tutorials' programs compile once per machine
-        env.update(JAX_COMPILATION_CACHE_DIR=cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-                   JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}"
