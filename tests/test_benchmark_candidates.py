@@ -88,3 +88,16 @@ def test_pallas_kernel_lowers_to_triton_for_nvidia_gpus(shape):
 def test_pallas_candidate_names_a_wrong_shape():
     with pytest.raises(ValueError, match=r"logits must be \(examples, classes\)"):
         pallas_cross_entropy(jnp.zeros((2, 3, 4)), jnp.zeros((2, 3), jnp.int32), interpret=True)
+
+
+@pytest.mark.parametrize("name", CANDIDATES)
+def test_candidate_keeps_bfloat16_and_accumulates_in_float32(name):
+    x, labels = _logits(37, 1000, seed=3)
+    x = (x - x.max(axis=1, keepdims=True)).astype(jnp.bfloat16)   # logits a bfloat16 model would give
+    want_values, want_grad = _reference(np.asarray(x, np.float64), labels)
+    candidate = CANDIDATES[name]
+    values = jax.jit(candidate)(x, labels)
+    grad = jax.jit(jax.grad(lambda x, y: jnp.sum(candidate(x, y).astype(jnp.float32))))(x, labels)
+    assert values.dtype == grad.dtype == jnp.bfloat16
+    np.testing.assert_allclose(np.asarray(values, np.float64), want_values, rtol=1e-2)
+    np.testing.assert_allclose(np.asarray(grad, np.float64), want_grad, atol=1e-2)
