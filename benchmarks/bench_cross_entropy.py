@@ -37,6 +37,8 @@ from ._timing import fmt_seconds, interleaved, markdown
 CPU_SIZES = [(16384, 1000), (2048, 32000)]
 GPU_SIZES = [(16384, 1000), (65536, 1000), (8192, 32000)]
 QUICK_SIZES = [(1024, 1000)]
+#: Formulations under trial: one that fails to compile on this device is reported in the notes, not timed.
+CANDIDATES = ("one_pass", "pallas")
 
 
 def _contenders() -> dict[str, Callable[[jax.Array, jax.Array], jax.Array]]:
@@ -103,8 +105,14 @@ def bench_size(examples: int, classes: int, *, repetitions: int, compile_torch: 
     notes: list[str] = []
     value_fns, grad_fns, values = {}, {}, {}
     for name, loss in _contenders().items():
-        value = jax.jit(loss).lower(x, y).compile()
-        grad = jax.jit(jax.value_and_grad(loss)).lower(x, y).compile()
+        try:
+            value = jax.jit(loss).lower(x, y).compile()
+            grad = jax.jit(jax.value_and_grad(loss)).lower(x, y).compile()
+        except Exception as err:  # noqa: BLE001 - a candidate that does not compile here is not timed
+            if name not in CANDIDATES:
+                raise
+            notes.append(f"{name} did not compile ({type(err).__name__}: {str(err)[:80]})")
+            continue
         row[f"{name}_passes"], row[f"{name}_fusions"] = _passes(value, logits_bytes)
         row[f"{name}_grad_passes"], row[f"{name}_grad_fusions"] = _passes(grad, logits_bytes)
         values[name] = float(value(x, y))
