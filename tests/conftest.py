@@ -55,11 +55,16 @@ if _xla_cache not in ("", "0", "off"):
     os.environ.update(JAX_COMPILATION_CACHE_DIR=_xla_cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                       JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
 
-# float32 matrix products in float32, here and in the tests' subprocesses: on NVIDIA GPUs since Ampere,
-# XLA's default precision multiplies float32 in TF32 (10-bit mantissas, relative errors near 1e-3), which
-# the tests' float64 references at rtol 1e-5 would read as wrong losses (issue 14: the per-example
-# benchmark differed by 5.9e-1 on an H200). A CPU computes float32 products either way.
-os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "float32")
+# float32 matrix products in float32 where JAX has a GPU plugin, here and in the tests' subprocesses: on
+# NVIDIA GPUs since Ampere, XLA's default precision multiplies float32 in TF32 (10-bit mantissas, relative
+# errors near 1e-3), which the tests' float64 references at rtol 1e-5 would read as wrong losses (issue
+# 14: the per-example benchmark differed by 5.9e-1 on an H200). Not on a CPU-only install: a CPU computes
+# float32 products either way, and the setting made the suite's compiles about a tenth slower there.
+import importlib.metadata  # noqa: E402
+
+if any((d.metadata["Name"] or "").lower().replace("_", "-").startswith(("jax-cuda", "jax-rocm"))
+       for d in importlib.metadata.distributions()):
+    os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "float32")
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
