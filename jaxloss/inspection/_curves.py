@@ -48,14 +48,13 @@ def grad_curve(loss: Any, errors: Any, *, target: float | None = None, num_class
     """
     fn = _registry.get(loss) if isinstance(loss, str) else loss
     entry = getattr(fn, "info", None)
-    kind, _ = curve_point(fn, target=target, num_classes=num_classes, options=options)
+    kind, point = curve_point(fn, target=target, num_classes=num_classes, options=options)
     e = jnp.asarray(errors)
     if not jnp.issubdtype(e.dtype, jnp.floating):
         e = e.astype(jnp.result_type(float))
     name = entry.name if isinstance(entry, _registry.LossInfo) else getattr(fn, "__name__", "loss")
 
     def curves(e: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        _, point = curve_point(fn, target=target, num_classes=num_classes, options=options)
         first_fn = jax.grad(point)
         return jax.vmap(point)(e), jax.vmap(first_fn)(e), jax.vmap(jax.grad(first_fn))(e)
 
