@@ -50,8 +50,10 @@ def site(tmp_path_factory) -> Path:
 
 
 def _text(path: Path) -> str:
-    """The text of an HTML file: tags stripped, entities decoded, runs of whitespace made one space."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8"))).split())
+    """The text of an HTML file: tags stripped (line-break hints, ``<wbr>``, inside words too), entities
+    decoded, runs of whitespace made one space."""
+    source = path.read_text(encoding="utf-8").replace("<wbr>", "")
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", source)).split())
 
 
 def test_every_loss_is_on_its_family_page(site):
@@ -106,8 +108,7 @@ def test_every_loss_shows_its_formula_as_math(site):
         if " ".join(entry.latex.split()) not in shown:
             missing.append(entry.name)
     assert not missing, f"losses whose page does not show their formula as MathML: {missing}"
-    source = (site / "catalog.html").read_text(encoding="utf-8").replace("<wbr>", "")  # line-break hints
-    catalog = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", source)).split())
+    catalog = _text(site / "catalog.html")
     for entry in jl.catalog():
         for name in (entry.torch, entry.keras):
             assert name is None or name.rsplit(".", 1)[-1] in catalog, (entry.name, name)
