@@ -51,7 +51,8 @@ os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *_missing])
 # use it too: on a second run the descent demo, x64-off catalog and sharded-loss subprocesses took 25 s
 # instead of 49 s. (In a multi-process cluster, JAX writes entries from process 0 only.)
 _xla_cache = os.environ.get("JAXLOSS_TEST_XLA_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "jaxloss-tests", "xla"))
-if _xla_cache not in ("", "0", "off"):
+_use_xla_cache = _xla_cache not in ("", "0", "off")
+if _use_xla_cache:
     os.environ.update(JAX_COMPILATION_CACHE_DIR=_xla_cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                       JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
 
@@ -72,7 +73,7 @@ import pytest  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
-if _xla_cache not in ("", "0", "off"):   # also where JAX was imported before this file read the environment
+if _use_xla_cache:   # also where JAX was imported before this file read the environment
     jax.config.update("jax_compilation_cache_dir", _xla_cache)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
