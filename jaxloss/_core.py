@@ -271,7 +271,8 @@ def check_targets(t: jax.Array, allowed: Targets, *, fn: str, mask: jax.Array | 
     Traced targets cannot be checked: pass the returned validity to :func:`poison_invalid`, so that
     the example's value and gradient are NaN under ``jit`` rather than a finite wrong number.
     """
-    t = jnp.asarray(t)
+    # Concrete targets are read in NumPy (no device program per shape); traced ones stay traced.
+    t = np.asarray(t) if not is_traced(t) and not is_traced(mask) else jnp.asarray(t)
     valid = allowed.valid(t)
     if mask is not None:
         valid = valid | ~mask.reshape(mask.shape + (1,) * (t.ndim - mask.ndim))
@@ -516,3 +517,52 @@ def check_class_axis(predictions: Any, targets: Any, *, fn: str, predictions_nam
         raise ValueError(f"{fn}: {predictions_name} has an empty class axis (shape {shape}); give at least one "
                          "class score per example.")
     return shape[-1]
+
+
+# == Probabilities given with from_logits=False (issue 24): checked, never clipped silently ===========
+
+
+def check_probabilities(x: Any, *, fn: str, mask: Any = None, name: str = "predictions",
+                        class_axis: bool = False) -> Any:
+    """Probabilities must lie in [0, 1]: concrete ones outside raise, traced ones poison their entry.
+
+    A probability of 1.5 is no probability: clipping it (as the cross-entropies' ``[eps, 1 - eps]`` clip
+    would) returns a plausible wrong number, so scikit-learn's ``log_loss`` raises, and so do the losses
+    and metrics that read probabilities. Entries that ``mask`` (a prefix of ``x``'s shape, True = included)
+    excludes are not checked; NaN is not flagged (it propagates as NaN anyway). Under ``jit`` the value
+    cannot be read: an entry outside [0, 1] is multiplied by NaN, so that example's value and gradient
+    are NaN rather than a finite wrong number; with ``class_axis`` (probability vectors on the last
+    axis) the whole vector is, since an example reads its vector as one distribution. Anything that is
+    not a floating-point array is returned unchanged, for the function's own checks to name.
+    """
+    given = x
+    concrete = not is_traced(x) and not is_traced(mask)
+    try:
+        x = np.asarray(x) if concrete else jnp.asarray(x)
+    except (TypeError, ValueError):
+        return given
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        return given
+    outside = (x < 0) | (x > 1)
+    if mask is not None:
+        try:
+            m = np.asarray(mask) if concrete else jnp.asarray(mask)
+            if m.dtype != np.bool_ or m.ndim > x.ndim or tuple(m.shape) != tuple(x.shape[:m.ndim]):
+                raise ValueError
+            outside = outside & m.reshape(m.shape + (1,) * (x.ndim - m.ndim))
+        except (TypeError, ValueError):
+            pass  # a malformed mask: the function's own check names it
+    if concrete:
+        bad = np.asarray(outside)
+        if bad.any():
+            arr = np.asarray(x, dtype=np.float64)
+            values = sorted({float(v) for v in arr[bad]})[:5]
+            where = np.argwhere(bad)[:5]
+            positions = where[:, 0].tolist() if bad.ndim == 1 else [tuple(int(i) for i in idx) for idx in where]
+            raise ValueError(f"{fn}: {name} must be probabilities in [0, 1] with from_logits=False; got values "
+                             f"{values} at positions {positions}{' ...' if bad.sum() > 5 else ''}. Pass "
+                             "from_logits=True for logits, or apply a sigmoid or softmax first.")
+        return given
+    if class_axis and x.ndim:
+        outside = jnp.any(outside, axis=-1, keepdims=True)
+    return x * jnp.where(outside, jnp.full((), jnp.nan, x.dtype), jnp.ones((), x.dtype))

@@ -11,10 +11,14 @@ stability card and the demos all iterate over :func:`catalog`; nothing else keep
 hand-written list of losses. This module holds the mechanism only: it imports no loss.
 
 The decorator also validates, at call time and before any computation, what
-every loss shares: ``reduction``, every flag (a bool option: True or False, never
-a string), and the range of every concrete value of each declared hyperparameter,
-number or array (traced values are skipped, so hyperparameters may be traced or
-differentiated).
+every loss shares: ``reduction``, its array arguments (never None, a string or a
+complex array), every keyword option by the kind its annotation declares
+(``jaxloss/_options.py``, the machinery the metrics share: flags are True or False,
+integers accept NumPy integers but never bools, an option whose default is None is
+checked once given), the range of every concrete value of each declared
+hyperparameter, number or array (traced values are skipped, so hyperparameters may
+be traced or differentiated), and probabilities given with ``from_logits=False``
+(in [0, 1]; NaN under ``jit``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxloss import _core, _optax_names
+from jaxloss import _core, _optax_names, _options
+from jaxloss._options import Hyperparameter
 from jaxloss._kinds import InputKind
 from jaxloss._kinds.problems import ToyKind
 
@@ -82,51 +87,6 @@ PROPERTIES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class Hyperparameter:
-    """One option of a loss: its valid numeric range (and, filled in by :func:`register`, its default).
-
-    ``low``/``high`` bound the valid values (``None`` means unbounded);
-    ``low_open``/``high_open`` make the bound strict. ``slider`` is the range a
-    playground slider should span. ``default`` is read from the loss's signature:
-    a declaration never repeats it.
-    """
-
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    doc: str = ""
-    slider: tuple[float, float] | None = None
-    default: Any = None
-
-    def describe(self) -> str:
-        """The valid range as text, for example ``"> 0"`` or ``"in [0, 1]"``."""
-        if self.low is not None and self.high is not None:
-            left = "(" if self.low_open else "["
-            right = ")" if self.high_open else "]"
-            return f"in {left}{_fmt(self.low)}, {_fmt(self.high)}{right}"
-        if self.low is not None:
-            return (">" if self.low_open else ">=") + f" {_fmt(self.low)}"
-        if self.high is not None:
-            return ("<" if self.high_open else "<=") + f" {_fmt(self.high)}"
-        return "any value"
-
-    def contains(self, value: Any) -> Any:
-        """Whether ``value`` is valid: a bool for a number, a boolean array of the same shape for an array."""
-        value = np.asarray(value, dtype=np.float64)
-        ok = ~np.isnan(value)
-        if self.low is not None:
-            ok &= (value > self.low) if self.low_open else (value >= self.low)
-        if self.high is not None:
-            ok &= (value < self.high) if self.high_open else (value <= self.high)
-        return bool(ok) if ok.ndim == 0 else ok
-
-
-def _fmt(x: float) -> str:
-    return f"{x:g}"
-
-
-@dataclasses.dataclass(frozen=True)
 class LossInfo:
     """A registry entry: a loss and what it says about itself.
 
@@ -152,6 +112,9 @@ class LossInfo:
         per-example math for some choice of its options; conventions (units, reductions, what the
         predictions are) may differ, and the loss's docstring says how.
       also_inputs: other input kinds it takes as well (focal: binary logits and class logits).
+      options: every keyword option but ``weights``, ``where`` and ``reduction``, as declared by its
+        annotation (a ``jaxloss._options.Option``: flag, integer, number, array or choice; whether
+        None is allowed; the range), the one description the call-time checks read.
     """
 
     name: str
@@ -172,6 +135,7 @@ class LossInfo:
     torch: str | None = None
     keras: str | None = None
     also_inputs: tuple[InputKind, ...] = ()
+    options: Mapping[str, _options.Option] = dataclasses.field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"LossInfo({self.name!r}, family={self.family!r}, task={self.task.value!r})"
@@ -211,66 +175,6 @@ class LossInfo:
 
 _ENTRIES: dict[str, LossInfo] = {}
 _BY_NAME: dict[str, str] = {}
-
-
-def _concrete_values(fn: str, key: str, value: Any) -> np.ndarray | None:
-    """``value`` as a float64 array for checking, None when it is traced (checked nowhere: see below).
-
-    A hyperparameter is a number or an array of numbers (per example or per class); strings, booleans
-    and other objects raise a ``TypeError`` naming it.
-    """
-    if isinstance(value, jax.core.Tracer):
-        return None
-    if isinstance(value, (bool, np.bool_, str, bytes)) or (hasattr(value, "dtype") and np.dtype(value.dtype) == bool):
-        raise TypeError(f"{fn}: {key} must be a number or an array of numbers; got {type(value).__name__} {value!r}.")
-    if isinstance(value, (list, tuple)) and any(isinstance(v, jax.core.Tracer) for v in jax.tree.leaves(value)):
-        return None
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{fn}: {key} must be a number or an array of numbers; got {type(value).__name__} "
-                        f"{value!r}.") from None
-    return arr
-
-
-def _check_hyperparameter(fn: str, key: str, spec: Hyperparameter, value: Any, where: Any = None) -> None:
-    """Every concrete value of ``value`` (a number or an array) must be in ``spec``'s range.
-
-    Entries that a concrete ``where`` mask excludes are not checked (they may hold anything, NaN
-    included, as excluded inputs may).
-    """
-    arr = _concrete_values(fn, key, value)
-    if arr is None:
-        return
-    ok = np.asarray(spec.contains(arr))
-    if where is not None and arr.ndim and not isinstance(where, jax.core.Tracer):
-        mask = np.asarray(where)
-        if mask.dtype == bool and mask.ndim <= arr.ndim:
-            try:
-                excluded = ~mask.reshape(mask.shape + (1,) * (arr.ndim - mask.ndim))
-                ok = ok | np.broadcast_to(excluded, arr.shape)
-            except ValueError:
-                pass
-    if ok.all():
-        return
-    doc = f" ({spec.doc})" if spec.doc else ""
-    if arr.ndim == 0:
-        raise ValueError(f"{fn}: {key}={float(arr):g} is out of range; {key} must be {spec.describe()}{doc}.")
-    bad = arr[~ok]
-    raise ValueError(f"{fn}: {key} must be {spec.describe()} everywhere{doc}; got {bad.size} value(s) out of range: "
-                     f"{', '.join(f'{v:g}' for v in bad[:5])}{', ...' if bad.size > 5 else ''} at positions "
-                     f"{_positions(~ok)}.")
-
-
-def _positions(bad: np.ndarray) -> list:
-    where = np.argwhere(bad)[:5]
-    return where[:, 0].tolist() if bad.ndim == 1 else [tuple(i) for i in where.tolist()]
-
-
-def _check_flag(fn: str, key: str, value: Any) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{fn}: {key} must be True or False; got {type(value).__name__} {value!r}"
-                        + (" (a non-empty string is true in Python)" if isinstance(value, str) else "") + ".")
 
 
 def register(
@@ -328,7 +232,12 @@ def register(
                 raise ValueError(f"register: {name} declares the hyperparameter {key!r}, which is not a keyword-only "
                                  f"argument with a default in its signature.")
             specs[key] = dataclasses.replace(spec, default=p.default)
-        flags = tuple(k for k, p in parameters.items() if isinstance(p.default, bool))
+        # Every keyword option is declared by its annotation (jaxloss/_options.py): flags, integers,
+        # numbers with their ranges, arrays; an option whose default is None is checked once it is given.
+        options = _options.declare(fn, ranges=specs)
+        positional = tuple(k for k, p in parameters.items()
+                           if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+        logits_default = parameters["from_logits"].default if "from_logits" in parameters else None
 
         @functools.wraps(fn)
         def loss(*args: Any, **kwargs: Any) -> jax.Array:
@@ -338,16 +247,23 @@ def register(
                     f"{name}: reduction={reduction!r} is not valid; choose one of "
                     + ", ".join(repr(r) for r in REDUCTIONS) + "."
                 )
-            for key in flags:
+            for key, value in zip(positional, args):
+                _options.check_positional(name, key, value)
+            for key in positional[len(args):]:
                 if key in kwargs:
-                    _check_flag(name, key, kwargs[key])
-            if kwargs.get("weights") is not None:  # before any computation, not at the reduction
-                _core.weight_array(kwargs["weights"], fn=name)
+                    _options.check_positional(name, key, kwargs[key])
             # Every concrete value is checked, scalar or array; traced values (a hyperparameter that is
             # scheduled or differentiated under jit) cannot be, and are the caller's responsibility.
-            for key, spec in specs.items():
-                if kwargs.get(key) is not None:
-                    _check_hyperparameter(name, key, spec, kwargs[key], kwargs.get("where"))
+            kwargs = _options.check(name, options, kwargs)
+            if kwargs.get("weights") is not None:  # before any computation, not at the reduction
+                _core.weight_array(kwargs["weights"], fn=name)
+            if kwargs.get("from_logits", logits_default) is False and args:
+                # Probabilities outside [0, 1] raise (NaN under jit), never clipped into a plausible number.
+                # Probability vectors (a class axis: the kind's, or one more axis than the targets) are
+                # poisoned whole under jit.
+                vectors = inputs.example_axes > 0 or (len(args) > 1 and np.ndim(args[0]) > np.ndim(args[1]))
+                args = (_core.check_probabilities(args[0], fn=name, mask=kwargs.get("where"),
+                                                  name=positional[0], class_axis=vectors),) + args[1:]
             return fn(*args, **kwargs)
 
         entry = LossInfo(
@@ -355,7 +271,7 @@ def register(
             formula=formula, latex=latex, summary=summary, hyperparameters=specs,
             properties=frozenset(properties), inputs=inputs, toy_problem=toy_problem,
             reference=reference, differentiable_args=differentiable_args, optax=optax,
-            torch=torch, keras=keras, also_inputs=tuple(also_inputs),
+            torch=torch, keras=keras, also_inputs=tuple(also_inputs), options=options,
         )
         for key in entry.names:
             if key in _BY_NAME:

@@ -155,18 +155,32 @@ def close(a, b, tol=1e-9):
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("top_k", [1, 2])
+@pytest.mark.parametrize("top_k", [1, 2, 3])
 def test_accuracy_reference(data, top_k, weighted):
     s, y, w = data["scores"], data["labels"], data["weights"] if weighted else np.ones(N)
-    if top_k == 1:  # accuracy_score on the argmax: ties to the lower class index
-        ranks = s.argmax(1)[:, None]
-    else:  # scikit-learn 1.9's top_k_accuracy_score: a stable ascending argsort, reversed
-        ranks = np.argsort(s, axis=1, kind="mergesort")[:, ::-1][:, :top_k]
+    # One tie rule for every k, the argmax's: a stable descending sort ranks the lower class index first.
+    ranks = np.argsort(-s, axis=1, kind="stable")[:, :top_k]
     expected = np.sum(w * (ranks == y[:, None]).any(1)) / w.sum()
     got = metrics.accuracy(s, y, top_k=top_k, weights=w if weighted else None)
     close(got, expected)
-    if top_k == 1:
+    if top_k == 1:  # accuracy_score on the argmax: ties to the lower class index
         close(got, np.sum(w * (s.argmax(1) == y)) / w.sum())
+    # Without exact ties, scikit-learn 1.9's top_k_accuracy_score (a stable ascending argsort, reversed)
+    # gives the same value: the rules differ only in how they order tied classes.
+    untied = s + np.random.default_rng(1).uniform(0, 0.1, s.shape)
+    sk_ranks = np.argsort(untied, axis=1, kind="mergesort")[:, ::-1][:, :top_k]
+    close(metrics.accuracy(untied, y, top_k=top_k, weights=w if weighted else None),
+          np.sum(w * (sk_ranks == y[:, None]).any(1)) / w.sum())
+
+
+def test_top_k_accuracy_never_falls_as_k_grows(data):
+    """Issue 24: with ties, a k = 1 rule (lower index wins) and a k > 1 rule (higher index first) made
+    top-2 accuracy lower than top-1 on all-tied scores. One rule for every k: monotone in k."""
+    s, y = data["scores"], data["labels"]
+    values = [float(metrics.accuracy(s, y, top_k=k)) for k in range(1, K + 1)]
+    assert values == sorted(values) and values[-1] == 1.0, values
+    tied = np.zeros((3, 3))
+    assert [float(metrics.accuracy(tied, np.array([0, 1, 2]), top_k=k)) for k in (1, 2, 3)] == [1 / 3, 2 / 3, 1.0]
 
 
 @pytest.mark.parametrize("from_logits", [False, True])
@@ -269,7 +283,10 @@ def test_log_loss_clips_like_sklearn():
     y = jnp.array([1, 1])
     eps = np.finfo(np.float32).eps
     close(metrics.log_loss(p, y), -np.log(eps) / 2, tol=1e-6)
-    assert np.isnan(metrics.log_loss(jnp.eye(3)[:2], jnp.array([0, 5])))  # bad class index -> NaN
+    # A bad class index raises eagerly, as the cross-entropy loss does; under jit it makes the value NaN.
+    with pytest.raises(ValueError, match=r"log_loss: targets holds class indices outside \[0, 3\): values \[5\]"):
+        metrics.log_loss(jnp.eye(3)[:2], jnp.array([0, 5]))
+    assert np.isnan(jax.jit(metrics.log_loss)(jnp.eye(3)[:2], jnp.array([0, 5])))
 
 
 def test_regression_reference(data):

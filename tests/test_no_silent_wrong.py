@@ -17,6 +17,7 @@ import pytest
 
 import jaxloss as jl
 from jaxloss import _kinds
+from jaxloss._options import OptionKind
 
 ENTRIES = jl.catalog()
 NAMES = [e.name for e in ENTRIES]
@@ -44,6 +45,13 @@ def test_every_concrete_hyperparameter_value_is_checked_scalar_or_array(name, ke
     entry = jl.info(name)
     args, kwargs = sample(name).cast(np.float32)
     good = _valid_value(entry.hyperparameters[key])
+    if entry.options[key].kind is OptionKind.INTEGER:  # a count or an index: one integer, never an array
+        for value in (int(bad), np.int64(bad)):
+            with pytest.raises(ValueError, match=f"{name}: {key}={int(bad)} is out of range; {key} must be"):
+                entry.fn(*args, **kwargs, **{key: value})
+        with pytest.raises(TypeError, match=f"{name}: {key} must be an integer; got ndarray"):
+            entry.fn(*args, **kwargs, **{key: np.array([int(good), int(bad)])})
+        return
     for value in (np.array([good, bad]), jnp.array([good, bad]), [good, bad]):
         with pytest.raises(ValueError, match=f"{name}: {key} must be .* everywhere.*out of range: {bad:g}"):
             entry.fn(*args, **kwargs, **{key: value})
@@ -57,7 +65,7 @@ def test_hyperparameters_are_numbers(name, key):
     entry = jl.info(name)
     args, kwargs = sample(name).cast(np.float32)
     for value in ("1", True, object()):
-        with pytest.raises(TypeError, match=f"{name}: {key} must be a number"):
+        with pytest.raises(TypeError, match=f"{name}: {key} must be (a number|an integer)"):
             entry.fn(*args, **kwargs, **{key: value})
 
 
@@ -226,11 +234,14 @@ def test_integer_label_metrics_never_drop_a_class():
 def test_top_k_accuracy_breaks_ties_as_its_reference(scores, k, seed):
     s = np.array(scores)
     y = np.random.default_rng(seed).integers(0, 5, len(s))
-    if k == 1:  # accuracy_score(y, argmax): the lower class index wins a tie
-        expected = np.mean(s.argmax(1) == y)
-    else:  # top_k_accuracy_score: stable ascending argsort, reversed
-        expected = np.mean((np.argsort(s, axis=1, kind="mergesort")[:, ::-1][:, :k] == y[:, None]).any(1))
+    # One rule for every k (issue 24: top-2 fell below top-1 when k = 1 and k > 1 broke ties differently):
+    # accuracy_score(y, argmax)'s, the lower class index first, i.e. a stable descending sort.
+    expected = np.mean((np.argsort(-s, axis=1, kind="stable")[:, :k] == y[:, None]).any(1))
     assert float(metrics.accuracy(s, y, top_k=k)) == pytest.approx(expected)
+    if k == 1:
+        assert float(metrics.accuracy(s, y)) == pytest.approx(np.mean(s.argmax(1) == y))
+    if k < 5:
+        assert float(metrics.accuracy(s, y, top_k=k + 1)) >= float(metrics.accuracy(s, y, top_k=k))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

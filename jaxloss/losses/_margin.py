@@ -398,9 +398,7 @@ def multi_margin(
     >>> round(float(jl.multi_margin(x, y)), 4)  # PyTorch's documented example
     0.325
     """
-    fn = "multi_margin"
-    if not _core.is_traced(p) and p not in (1, 2):
-        raise ValueError(f"{fn}: p={p!r} is not supported; p must be 1 or 2, as in PyTorch's multi_margin_loss.")
+    fn = "multi_margin"  # p is an int in [1, 2]: checked by its declaration (register), before this runs
     inputs = class_inputs(fn, predictions, targets, where=where, allow_probabilities=False)
     x = inputs.predictions
     true_score = pick(x, inputs.targets)

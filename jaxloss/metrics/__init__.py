@@ -22,7 +22,8 @@ Conventions
   class indices ``targets`` of shape ``(...)``; ``K`` is read from the scores' last axis, so every
   shape is static and every function is jit-able.
 * Binary metrics take one score per target (``predictions.shape == targets.shape``) and targets in
-  {0, 1} (bool, integer or float; a value above 0.5 counts as positive). Thresholded metrics predict
+  [0, 1] (bool, integer or float; a value above 0.5 counts as positive; a target outside [0, 1]
+  raises, as it does in ``binary_cross_entropy``). Thresholded metrics predict
   the positive class when ``predictions > threshold``, or, with ``from_logits=True``, when
   ``sigmoid(predictions) > threshold`` (computed as ``predictions > log(t / (1 - t))``).
 * ``weights`` are per-sample weights (scikit-learn's ``sample_weight``), broadcastable to the sample
@@ -33,6 +34,14 @@ Conventions
   positives) or with fewer than two samples (``r2_score``) return NaN: scikit-learn raises or warns.
 * Options that change shapes (``top_k``, ``num_classes``, ``num_bins``, ``average``) must be Python
   values: under ``jax.jit`` bind them with ``functools.partial`` or ``static_argnames``.
+* Options are checked as the losses check theirs (one declared-option machinery, ``jaxloss._options``):
+  ``from_logits`` is True or False (never a string), integers (``top_k``, ``num_classes``,
+  ``num_bins``) accept NumPy integers but not bools, NumPy scalars count as Python numbers, and every
+  number is checked against its range (``threshold`` in [0, 1], ``epsilon`` in (0, 0.5), ...).
+* Inputs are checked as the losses check them, so a metric and the loss of the same name raise on the
+  same inputs: probabilities (``log_loss``, ``expected_calibration_error`` with ``from_logits=False``)
+  in [0, 1], binary targets in [0, 1], class indices in ``[0, K)``. Concrete values outside raise a
+  ``ValueError``; traced ones (under ``jit``) make the result NaN, never a plausible wrong number.
 * Bad input raises ``ValueError``/``TypeError`` at trace time, naming the function, the argument,
   what arrived and what was expected.
 

@@ -5,7 +5,6 @@ The public functions; their statistics are in ``_confusion``, their input checks
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax.numpy as jnp
@@ -25,10 +24,13 @@ def accuracy(predictions: ArrayLike, targets: ArrayLike, *, top_k: int = 1, weig
 
     Use it for multiclass classification; for one score per sample use :func:`binary_accuracy`.
     Scores may be logits, probabilities or any scores: only their order matters, so the value is
-    invariant to any strictly increasing transform of the scores. Ties: with ``top_k=1`` the lower
-    class index wins (``np.argmax``, ``accuracy_score``); with ``top_k > 1`` the higher class index
-    ranks first among equal scores, as scikit-learn's ``top_k_accuracy_score`` does. Targets outside
-    ``[0, K)`` count as wrong. Empty (all-masked) input gives 0.
+    invariant to any strictly increasing transform of the scores. Ties: the lower class index ranks
+    first among equal scores, for every ``top_k`` (``np.argmax`` and ``accuracy_score`` at
+    ``top_k=1``), so the value never falls as ``top_k`` grows. scikit-learn's
+    ``top_k_accuracy_score`` ranks tied classes the other way (higher index first, for every k, so
+    its ``k=1`` differs from ``accuracy_score`` on ties); without exact ties the two agree. Targets
+    outside ``[0, K)`` raise a ``ValueError`` (under ``jit``: the result is NaN). Empty
+    (all-masked) input gives 0.
 
     Args:
       predictions: class scores, shape ``(..., K)``.
@@ -53,10 +55,10 @@ def accuracy(predictions: ArrayLike, targets: ArrayLike, *, top_k: int = 1, weig
     ``sklearn.metrics.top_k_accuracy_score``.
     """
     fn = "accuracy"
-    correct = _confusion.accuracy_values(fn, predictions, targets, top_k)
     dtype = _inputs.float_dtype(jnp.asarray(predictions))
+    correct = _confusion.accuracy_values(fn, predictions, targets, top_k, dtype)
     w, mask = _inputs.sample_weights(fn, correct.shape, weights, where, dtype)
-    s = _states.mean_stats(correct.astype(dtype), w, mask)
+    s = _states.mean_stats(correct, w, mask)
     return _inputs.safe_div(s.total, s.weight)
 
 
@@ -96,10 +98,10 @@ def binary_accuracy(predictions: ArrayLike, targets: ArrayLike, *, threshold: fl
     targets = _inputs.as_array(targets, name="targets", fn=fn)
     _inputs.check_same_shape(predictions, targets, fn=fn, hint=" For class scores of shape (..., K) use accuracy.")
     _inputs.check_threshold(fn, threshold, from_logits)
-    correct = _inputs.binary_predictions(predictions, threshold, from_logits) == _inputs.binary_targets(targets)
     dtype = _inputs.float_dtype(predictions)
+    correct = _inputs.binary_hits(predictions, targets, threshold, from_logits, dtype)
     w, mask = _inputs.sample_weights(fn, targets.shape, weights, where, dtype)
-    s = _states.mean_stats(correct.astype(dtype), w, mask)
+    s = _states.mean_stats(correct, w, mask)
     return _inputs.safe_div(s.total, s.weight)
 
 
@@ -113,7 +115,9 @@ def confusion_matrix(predictions: ArrayLike, targets: ArrayLike, *, num_classes:
     class scores ``(..., K)`` (predicted class = argmax, ``K`` from the last axis), integer labels of
     ``targets.shape`` (then ``num_classes`` is needed, default 2), or floating binary scores of
     ``targets.shape`` (thresholded as in :func:`binary_accuracy`; ``K = 2``). Labels outside
-    ``[0, K)`` are dropped (a jit-able program cannot raise on values).
+    ``[0, K)`` (and binary targets outside [0, 1]) are never dropped silently: concrete ones raise a
+    ``ValueError``; under ``jit``, where a value cannot raise, they poison the whole matrix (NaN
+    with ``weights``, -1 in the integer counts without).
 
     Args:
       predictions: scores ``(..., K)``, integer labels ``(...)`` or binary scores ``(...)``.
@@ -221,8 +225,6 @@ def fbeta_score(predictions: ArrayLike, targets: ArrayLike, *, beta: float, aver
 
     ``beta=1`` is F1, ``beta=0`` is precision; ``beta=2`` favours recall, ``beta=0.5`` precision.
     """
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < math.inf:
-        raise ValueError(f"fbeta_score: beta must be a finite Python number >= 0; got {beta!r}.")
     return _prf("fbeta_score", "f", predictions, targets, average, float(beta), num_classes,
                 threshold, from_logits, weights, where)
 

@@ -18,8 +18,12 @@ from jaxloss.metrics._inputs import Average
 from jaxloss.metrics._states import ConfusionState
 
 
-def accuracy_values(fn: str, predictions: Any, targets: Any, top_k: int) -> Array:
-    """Per sample: whether the target class is among the ``top_k`` highest scores."""
+def accuracy_values(fn: str, predictions: Any, targets: Any, top_k: int, dtype: Any) -> Array:
+    """Per sample, in ``dtype``: 1 if the target class is among the ``top_k`` highest scores, else 0.
+
+    NaN for a target outside ``[0, K)`` (under ``jit``; concrete ones were refused at the boundary), so
+    that an invalid label can never count as a plausible miss.
+    """
     predictions = _inputs.as_array(predictions, name="predictions", fn=fn)
     targets = _inputs.as_array(targets, name="targets", fn=fn)
     num_classes = _inputs.check_class_scores(fn, predictions, targets)
@@ -27,13 +31,14 @@ def accuracy_values(fn: str, predictions: Any, targets: Any, top_k: int) -> Arra
     t = targets.astype(jnp.int32)
     valid = (t >= 0) & (t < num_classes)
     target_score = jnp.take_along_axis(predictions, jnp.clip(t, 0, num_classes - 1)[..., None], -1)
-    # The target is in the top k when fewer than k classes rank before it. Ties follow the reference
-    # each case cites: for k = 1 the lower class index wins (np.argmax, accuracy_score); for k > 1 the
-    # higher one ranks first, as scikit-learn's top_k_accuracy_score (a stable ascending argsort, reversed).
+    # The target is in the top k when fewer than k classes rank before it. Ties: the lower class index
+    # ranks first, for every k (np.argmax's rule at k = 1), so the value never falls as k grows.
+    # (scikit-learn's top_k_accuracy_score ranks tied classes the other way, higher index first, for every
+    # k; then its k = 1 disagrees with accuracy_score on ties.)
     index = jax.lax.broadcasted_iota(jnp.int32, predictions.shape, t.ndim)
-    tie_first = index < t[..., None] if k == 1 else index > t[..., None]
-    before = (predictions > target_score) | ((predictions == target_score) & tie_first)
-    return valid & (jnp.sum(before, axis=-1) < k)
+    before = (predictions > target_score) | ((predictions == target_score) & (index < t[..., None]))
+    hit = (jnp.sum(before, axis=-1) < k).astype(dtype)
+    return jnp.where(valid, hit, jnp.full((), jnp.nan, dtype))
 
 
 def labels(fn: str, predictions: Array, targets: Array, num_classes: Any, threshold: Any,
@@ -60,7 +65,8 @@ def labels(fn: str, predictions: Array, targets: Array, num_classes: Any, thresh
             "multiclass.")
     _inputs.check_threshold(fn, threshold, from_logits)
     pred = _inputs.binary_predictions(predictions, threshold, from_logits)
-    return pred.astype(jnp.int32), _inputs.binary_targets(targets).astype(jnp.int32), 2
+    # A binary target outside [0, 1] is label -1: out of range, it poisons the counts (see confusion_stats).
+    return pred.astype(jnp.int32), _inputs.binary_labels(targets), 2
 
 
 def confusion_stats(fn: str, predictions: Any, targets: Any, num_classes: Any, threshold: Any,

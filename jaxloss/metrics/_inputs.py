@@ -10,6 +10,7 @@ and :func:`compiled`, the public boundary that checks the options and jits the m
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable, Literal, Optional, get_args
 
 import jax
@@ -17,8 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from jaxloss import _core
+from jaxloss import _core, _options
 from jaxloss._core import ArrayLike
+from jaxloss._options import Hyperparameter
 
 
 #: How precision, recall and F average over classes (scikit-learn's ``average``); ``None`` gives one
@@ -95,6 +97,23 @@ def masked(x: Array, mask: Array | None) -> Array:
 
 def binary_targets(targets: Array) -> Array:
     return targets if targets.dtype == jnp.bool_ else targets > 0.5
+
+
+def binary_targets_valid(targets: Array) -> Array:
+    """Where binary targets are in [0, 1] (bools always are): the losses' rule for binary targets."""
+    return jnp.ones(targets.shape, bool) if targets.dtype == jnp.bool_ else (targets >= 0) & (targets <= 1)
+
+
+def binary_labels(targets: Array) -> Array:
+    """0/1 labels from binary targets, -1 where a target is outside [0, 1] (counted nowhere: it poisons)."""
+    return jnp.where(binary_targets_valid(targets), binary_targets(targets).astype(jnp.int32), -1)
+
+
+def binary_hits(predictions: Array, targets: Array, threshold: Any, from_logits: bool, dtype: Any) -> Array:
+    """Per sample, in ``dtype``: 1 where the thresholded prediction equals the target, 0 where not, NaN
+    where the target is outside [0, 1] (traced: concrete ones were refused at the boundary)."""
+    hit = (binary_predictions(predictions, threshold, from_logits) == binary_targets(targets)).astype(dtype)
+    return jnp.where(binary_targets_valid(targets), hit, jnp.full((), jnp.nan, dtype))
 
 
 def binary_predictions(predictions: Array, threshold: Any, from_logits: bool) -> Array:
@@ -176,21 +195,81 @@ def class_count(fn: str, predictions: Any, targets: Any, num_classes: Any, where
 # -- the public boundary ----------------------------------------------------------------------------
 
 
-def compiled(*static: str) -> Callable[[Callable[..., Array]], Callable[..., Array]]:
+#: The valid ranges of the metrics' numeric options, one declaration for every metric that has them
+#: (one-shot functions and streaming constructors alike); their types come from the signatures.
+RANGES: dict[str, Hyperparameter] = {
+    "threshold": Hyperparameter(low=0.0, high=1.0, doc="a probability; on logits it is compared as logit(threshold)"),
+    "epsilon": Hyperparameter(low=0.0, high=0.5, low_open=True, high_open=True,
+                              doc="probabilities are clipped to [epsilon, 1 - epsilon]"),
+    "beta": Hyperparameter(low=0.0, high=float("inf"), high_open=True, doc="recall weighs beta times more"),
+    "top_k": Hyperparameter(low=1.0),
+    "num_classes": Hyperparameter(low=2.0),
+    "num_bins": Hyperparameter(low=1.0),
+    "num_thresholds": Hyperparameter(low=1.0),
+}
+
+
+def declare(f: Callable[..., Any]) -> dict[str, _options.Option]:
+    """The declared options of a metric function or constructor (``_options.declare`` with :data:`RANGES`)."""
+    names = inspect.signature(f).parameters
+    return _options.declare(f, ranges={k: v for k, v in RANGES.items() if k in names})
+
+
+def check_values(fn: str, predictions: Any, targets: Any, *, where: Any, probabilities: bool) -> None:
+    """Concrete inputs checked before the metric is compiled, with the losses' checks and messages.
+
+    Binary targets (one score per target) must be in [0, 1], as ``binary_cross_entropy``'s; class
+    indices (class scores on the last axis) in ``[0, K)``; with ``probabilities``, the predictions in
+    [0, 1]. Entries ``where`` excludes are not checked. Traced inputs cannot be read here: the metric's
+    program makes the result NaN for them instead (see ``_core.check_targets``).
+    """
+    if any(_core.is_traced(x) for x in (predictions, targets, where)):
+        return
+    p, t = np.asarray(predictions), np.asarray(targets)
+    if t.dtype == np.bool_ or not (np.issubdtype(p.dtype, np.number) and np.issubdtype(t.dtype, np.number)):
+        t = None  # booleans are always valid targets; non-numbers are named by the metric's own checks
+    classes = p.ndim == np.ndim(targets) + 1
+    sample_shape = np.shape(targets)
+    mask = None
+    if where is not None:
+        try:
+            mask = np.broadcast_to(np.asarray(where), sample_shape)
+            mask = mask if mask.dtype == np.bool_ else None
+        except ValueError:
+            mask = None  # the metric's own check names it
+    if t is not None and classes and np.issubdtype(t.dtype, np.integer):
+        _core.check_class_labels(t, p.shape[-1], fn=fn, mask=mask)
+    elif t is not None and not classes and p.shape == t.shape and not np.issubdtype(p.dtype, np.integer):
+        _core.check_targets(t, _core.Targets.UNIT_INTERVAL, fn=fn, mask=mask)
+    if probabilities:
+        _core.check_probabilities(p, fn=fn, mask=mask)
+
+
+def compiled(*static: str, probabilities: bool = False,
+             targets: bool = True) -> Callable[[Callable[..., Array]], Callable[..., Array]]:
     """Jit a public metric with its options static, after checking the inputs at the boundary.
 
     Eager calls then run one compiled program (cached per shape and options) instead of dozens of
-    op-by-op dispatches; inside a caller's ``jit`` the nested ``jit`` is simply inlined. Concrete
-    weights are checked here, before anything is computed, as the losses check them.
+    op-by-op dispatches; inside a caller's ``jit`` the nested ``jit`` is simply inlined. Every option
+    goes through the losses' declared-option check (``jaxloss._options``: types from the signature,
+    ranges from :data:`RANGES`), and concrete weights are checked here, before anything is computed.
+    With ``targets``, concrete targets (and with ``probabilities`` the predictions, unless
+    ``from_logits=True``) are checked by :func:`check_values` before compiling; the metric's program
+    poisons traced ones itself.
     """
 
     def decorate(f: Callable[..., Array]) -> Callable[..., Array]:
         jitted = jax.jit(f, static_argnames=static)
         fn = f.__name__
         first = "scores" if fn in ("roc_auc", "average_precision") else "predictions"
+        declared = declare(f)
+        targets_checked = targets
 
         @functools.wraps(f)
         def wrapper(predictions: ArrayLike, targets: ArrayLike, **options: Any) -> Array:
+            _options.check_positional(fn, first, predictions)
+            _options.check_positional(fn, "targets", targets)
+            options = _options.check(fn, declared, options)
             for name in static:
                 if name not in options:
                     continue
@@ -213,8 +292,12 @@ def compiled(*static: str) -> Callable[[Callable[..., Array]], Callable[..., Arr
             if "num_classes" in static:
                 options["num_classes"] = class_count(fn, predictions, targets, options.get("num_classes"),
                                                      options.get("where"))
-            return jitted(as_array(predictions, name=first, fn=fn), as_array(targets, name="targets", fn=fn),
-                          **options)
+            predictions = as_array(predictions, name=first, fn=fn)
+            targets = as_array(targets, name="targets", fn=fn)
+            if targets_checked:
+                check_values(fn, predictions, targets, where=options.get("where"),
+                             probabilities=probabilities and options.get("from_logits") is not True)
+            return jitted(predictions, targets, **options)
 
         return wrapper
 

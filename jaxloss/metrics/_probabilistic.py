@@ -27,12 +27,20 @@ def _probability_epsilon(predictions: Array) -> float:
 
 
 def log_loss_values(fn: str, predictions: Any, targets: Any, from_logits: bool,
-                    epsilon: float | None) -> tuple[Array, tuple[int, ...], Any]:
-    """Per-sample negative log-likelihoods, the sample shape and the dtype they are in."""
+                    epsilon: float | None, where: Any = None) -> tuple[Array, tuple[int, ...], Any]:
+    """Per-sample negative log-likelihoods, the sample shape and the dtype they are in.
+
+    The inputs are checked as the cross-entropy losses check them: probabilities (``from_logits=False``)
+    in [0, 1], binary targets in [0, 1], class indices in ``[0, K)``. Concrete values outside raise
+    a ``ValueError``; traced ones make that sample's value NaN (never a plausible wrong number).
+    Entries that ``where`` excludes are not checked.
+    """
     predictions = _inputs.as_array(predictions, name="predictions", fn=fn)
     targets = _inputs.as_array(targets, name="targets", fn=fn)
     if predictions.ndim == targets.ndim + 1:
         k = _inputs.check_class_scores(fn, predictions, targets)
+        mask = _core.mask_array(where, targets.shape, fn=fn)
+        _core.check_class_labels(targets, k, fn=fn, mask=mask)
         dtype = _inputs.float_dtype(predictions)
         x = predictions.astype(dtype)
         t = targets.astype(jnp.int32)
@@ -40,12 +48,15 @@ def log_loss_values(fn: str, predictions: Any, targets: Any, from_logits: bool,
         if from_logits:
             logp = jax.nn.log_softmax(x, axis=-1)  # never log(softmax(x)): underflows to -inf
         else:
+            x = _core.check_probabilities(x, fn=fn, mask=mask, class_axis=True)
             eps = _probability_epsilon(predictions) if epsilon is None else epsilon
             logp = jnp.log(jnp.clip(x, eps, 1 - eps))
         picked = jnp.take_along_axis(logp, jnp.clip(t, 0, k - 1)[..., None], -1)[..., 0]
         return jnp.where(valid, -picked, jnp.nan), targets.shape, dtype  # bad label -> NaN
     _inputs.check_same_shape(predictions, targets, fn=fn,
                              hint=" For multiclass pass probabilities of shape targets.shape + (K,).")
+    mask = _core.mask_array(where, targets.shape, fn=fn)
+    valid = _core.check_targets(targets, _core.Targets.UNIT_INTERVAL, fn=fn, mask=mask)
     dtype = _inputs.float_dtype(predictions, targets)
     x = predictions.astype(dtype)
     y = targets.astype(dtype)
@@ -53,10 +64,11 @@ def log_loss_values(fn: str, predictions: Any, targets: Any, from_logits: bool,
         # log(1 - sigmoid(x)) = log_sigmoid(-x): no 1 - p rounding, finite for any finite logit.
         loss = -(y * jax.nn.log_sigmoid(x) + (1 - y) * jax.nn.log_sigmoid(-x))
     else:
+        x = _core.check_probabilities(x, fn=fn, mask=mask)
         eps = _probability_epsilon(predictions) if epsilon is None else epsilon
         p = jnp.clip(x, eps, 1 - eps)  # scikit-learn's clip: log(0) would be -inf
         loss = -(y * jnp.log(p) + (1 - y) * jnp.log1p(-p))
-    return loss, targets.shape, dtype
+    return _core.poison_invalid(loss, valid), targets.shape, dtype
 
 
 def _bin_edges(num_bins: int, dtype: Any) -> Array:
@@ -72,18 +84,26 @@ def calibration_stats(fn: str, predictions: Any, targets: Any, num_bins: int, fr
     num_bins = _inputs.static_int(fn, "num_bins", num_bins, 1)
     fdtype = _inputs.float_dtype(predictions)
     x = predictions.astype(fdtype)
+    # Checked as log_loss checks them: probabilities in [0, 1], targets in range (NaN under jit).
     if predictions.ndim == targets.ndim + 1:  # top-label calibration
         k = _inputs.check_class_scores(fn, predictions, targets)
-        probs = jax.nn.softmax(x, axis=-1) if from_logits else x
+        mask = _core.mask_array(where, targets.shape, fn=fn)
+        _core.check_class_labels(targets, k, fn=fn, mask=mask)
+        valid = (targets >= 0) & (targets < k)
+        probs = jax.nn.softmax(x, axis=-1) if from_logits else _core.check_probabilities(x, fn=fn, mask=mask,
+                                                                                          class_axis=True)
         confidence = jnp.max(probs, axis=-1)
-        correct = (jnp.argmax(probs, axis=-1) == targets) & (targets >= 0) & (targets < k)
+        correct = jnp.argmax(probs, axis=-1) == targets
     else:  # positive-class calibration (a reliability diagram of p against the positive rate)
         _inputs.check_same_shape(predictions, targets, fn=fn, hint=" For multiclass pass (..., K) probabilities.")
-        confidence = jax.nn.sigmoid(x) if from_logits else x
+        mask = _core.mask_array(where, targets.shape, fn=fn)
+        valid = _core.check_targets(targets, _core.Targets.UNIT_INTERVAL, fn=fn, mask=mask)
+        confidence = jax.nn.sigmoid(x) if from_logits else _core.check_probabilities(x, fn=fn, mask=mask)
         correct = _inputs.binary_targets(targets)
     dtype = dtype or fdtype
     w, mask = _inputs.sample_weights(fn, targets.shape, weights, where, dtype)
-    confidence = _inputs.masked(confidence, mask)
+    # An invalid sample (traced: it could not be checked) poisons every bin: NaN, never a wrong number.
+    confidence = _core.poison_invalid(_inputs.masked(confidence, mask), valid | ~mask if mask is not None else valid)
     # Bins (e_{b-1}, e_b], the first one closed: np.searchsorted(edges[1:-1], p), as scikit-learn's
     # calibration_curve(strategy="uniform").
     bins = jnp.searchsorted(_bin_edges(num_bins, fdtype), confidence, side="left").reshape(-1)
@@ -101,7 +121,7 @@ def ece_from_state(s: BinnedState) -> Array:
     return _inputs.safe_div(jnp.sum(jnp.abs(s.correct - s.confidence)), jnp.sum(s.weight))
 
 
-@_inputs.compiled("from_logits", "epsilon")
+@_inputs.compiled("from_logits", "epsilon", probabilities=True)
 def log_loss(predictions: ArrayLike, targets: ArrayLike, *, from_logits: bool = False, epsilon: float | None = None,
              weights: ArrayLike | None = None, where: ArrayLike | None = None) -> Array:
     """Mean negative log-likelihood of the targets (cross-entropy), binary or multiclass.
@@ -114,7 +134,11 @@ def log_loss(predictions: ArrayLike, targets: ArrayLike, *, from_logits: bool = 
     epsilon of their dtype, scikit-learn's ``eps="auto"``), so a confident mistake costs about 16
     (float32) instead of inf. Multiclass probabilities are not renormalized. With
     ``from_logits=True`` nothing is clipped: ``log_sigmoid`` / ``log_softmax`` are exact for any
-    finite logit. Multiclass targets outside ``[0, K)`` give NaN.
+    finite logit. The inputs are checked as the cross-entropy losses check them (``binary_cross_entropy``
+    and ``softmax_cross_entropy`` with ``from_logits=False`` raise on the same inputs): probabilities
+    outside ``[0, 1]`` (never clipped into a plausible number), binary targets outside ``[0, 1]`` and
+    class indices outside ``[0, K)`` raise a ``ValueError``; under ``jit`` they make the result NaN.
+    ``epsilon`` must be in ``(0, 0.5)`` (a larger one would invert the clip).
 
     Args:
       predictions: probabilities (or logits) of the positive class ``(...)``, or of each class
@@ -141,13 +165,13 @@ def log_loss(predictions: ArrayLike, targets: ArrayLike, *, from_logits: bool = 
     Reference: ``sklearn.metrics.log_loss(targets, probabilities, sample_weight=w)``.
     """
     fn = "log_loss"
-    losses, shape, dtype = log_loss_values(fn, predictions, targets, from_logits, epsilon)
+    losses, shape, dtype = log_loss_values(fn, predictions, targets, from_logits, epsilon, where)
     w, mask = _inputs.sample_weights(fn, shape, weights, where, dtype)
     s = _states.mean_stats(losses, w, mask)
     return _inputs.safe_div(s.total, s.weight)
 
 
-@_inputs.compiled("num_bins", "from_logits")
+@_inputs.compiled("num_bins", "from_logits", probabilities=True)
 def expected_calibration_error(predictions: ArrayLike, targets: ArrayLike, *, num_bins: int = 15,
                                from_logits: bool = False, weights: ArrayLike | None = None,
                                where: ArrayLike | None = None) -> Array:
@@ -158,7 +182,9 @@ def expected_calibration_error(predictions: ArrayLike, targets: ArrayLike, *, nu
     (``predictions.shape == targets.shape``): ``conf`` is the predicted probability of the positive
     class and ``acc`` the observed positive rate in the bin (the reliability diagram of
     ``sklearn.calibration.calibration_curve``). Bins are ``(e_{b-1}, e_b]`` on ``[0, 1]`` with the
-    first closed; values outside ``[0, 1]`` fall in the end bins. Empty input gives 0.
+    first closed. Probabilities outside ``[0, 1]`` and targets out of range (binary ones outside
+    ``[0, 1]``, class indices outside ``[0, K)``) raise a ``ValueError``, as :func:`log_loss` does; under
+    ``jit`` they make the result NaN. Empty input gives 0.
 
     Use it to check whether predicted probabilities can be read as frequencies; it says nothing
     about ranking (AUC) and is biased upward for small samples.

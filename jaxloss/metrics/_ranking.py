@@ -25,7 +25,9 @@ def _ranking_inputs(fn: str, scores: Any, targets: Any, weights: Any,
     s = _inputs.masked(scores.astype(dtype), mask).reshape(-1)
     pos = _inputs.binary_targets(targets).reshape(-1)
     w = w.reshape(-1)
-    has_nan = jnp.any(jnp.isnan(s) & (w != 0))
+    # A target outside [0, 1] (traced: concrete ones raise at the boundary) makes the result NaN, as a NaN score does.
+    invalid = ~_inputs.binary_targets_valid(targets).reshape(-1)
+    has_nan = jnp.any((jnp.isnan(s) | invalid) & (w != 0))
     return s, pos, w, has_nan
 
 

@@ -51,7 +51,7 @@ def r2_from_state(s: MomentsState) -> Array:
     return jnp.where(s.count < 2, jnp.nan, r2)
 
 
-@_inputs.compiled()
+@_inputs.compiled(targets=False)
 def mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
                        where: ArrayLike | None = None) -> Array:
     """Mean squared error ``sum_i w_i (p_i - y_i)^2 / sum_i w_i`` over all entries.
@@ -72,7 +72,7 @@ def mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weights: A
     return _inputs.safe_div(jnp.sum(w * (p - t) ** 2), jnp.sum(w))
 
 
-@_inputs.compiled()
+@_inputs.compiled(targets=False)
 def root_mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
                             where: ArrayLike | None = None) -> Array:
     """Root mean squared error ``sqrt(mean_squared_error)``, in the targets' units.
@@ -92,7 +92,7 @@ def root_mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weigh
     return jnp.sqrt(_inputs.safe_div(jnp.sum(w * (p - t) ** 2), jnp.sum(w)))
 
 
-@_inputs.compiled()
+@_inputs.compiled(targets=False)
 def mean_absolute_error(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
                         where: ArrayLike | None = None) -> Array:
     """Mean absolute error ``sum_i w_i |p_i - y_i| / sum_i w_i`` over all entries.
@@ -111,7 +111,7 @@ def mean_absolute_error(predictions: ArrayLike, targets: ArrayLike, *, weights: 
     return _inputs.safe_div(jnp.sum(w * jnp.abs(p - t)), jnp.sum(w))
 
 
-@_inputs.compiled()
+@_inputs.compiled(targets=False)
 def r2_score(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
              where: ArrayLike | None = None) -> Array:
     """Coefficient of determination ``R^2 = 1 - SS_res / SS_tot``.

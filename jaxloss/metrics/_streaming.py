@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from jaxloss import _core, _options
 from jaxloss._core import ArrayLike
 from jaxloss.metrics import _confusion, _inputs, _probabilistic, _regression, _states
 from jaxloss.metrics._inputs import Average
@@ -56,11 +57,15 @@ class Metric(NamedTuple):
 
 
 def _memoized(constructor: Callable[..., Metric]) -> Callable[..., Metric]:
-    """Same options -> the same Metric object, so a caller's jit cache keyed on it is reused."""
+    """Checks the options (the declared-option machinery every loss and metric shares), then: same options
+    -> the same Metric object, so a caller's jit cache keyed on it is reused."""
     cache: dict = {}
+    declared = _inputs.declare(constructor)
+    name = constructor.__name__
 
     @functools.wraps(constructor)
     def wrapper(**options: Any) -> Metric:
+        options = _options.check(name, declared, options)
         key = tuple(sorted(options.items()))
         try:
             return cache[key]
@@ -82,12 +87,21 @@ def _cast_like(state: Any, batch: Any) -> Any:
 
 
 def _additive(name: str, init: Callable[[], Any], stats: Callable[..., Any], compute: Callable[[Any], Array],
-              greater_is_better: bool) -> Metric:
-    """A Metric whose state is a sum of per-batch statistics ``stats(predictions, targets, w, m)``."""
+              greater_is_better: bool, *, targets: bool = True, probabilities: bool = False) -> Metric:
+    """A Metric whose state is a sum of per-batch statistics ``stats(predictions, targets, w, m)``.
 
-    def update(state: Any, predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
+    ``update`` checks concrete inputs as the one-shot function does (:func:`_inputs.check_values`: the
+    targets unless ``targets`` is False, the predictions as probabilities with ``probabilities``).
+    """
+    fn = f"{name}_metric.update"
+
+    def update(state: Any, predictions: ArrayLike, targets_: ArrayLike, *, weights: ArrayLike | None = None,
                where: ArrayLike | None = None) -> Any:
-        batch = stats(predictions, targets, weights, where)
+        if targets:
+            _inputs.check_values(fn, _inputs.as_array(predictions, name="predictions", fn=fn),
+                                 _inputs.as_array(targets_, name="targets", fn=fn), where=where,
+                                 probabilities=probabilities)
+        batch = stats(predictions, targets_, weights, where)
         return _add(state, _cast_like(state, batch))
 
     return Metric(name, init, update, _add, compute, greater_is_better)
@@ -108,9 +122,9 @@ def accuracy_metric(*, top_k: int = 1, from_logits: bool = False) -> Metric:
     fn = "accuracy_metric.update"
 
     def stats(p: ArrayLike, t: ArrayLike, weights: Any, where: Any) -> Any:
-        correct = _confusion.accuracy_values(fn, p, t, top_k)
+        correct = _confusion.accuracy_values(fn, p, t, top_k, _inputs.state_dtype())
         w, mask = _inputs.sample_weights(fn, correct.shape, weights, where, _inputs.state_dtype())
-        return _states.mean_stats(correct.astype(w.dtype), w, mask)
+        return _states.mean_stats(correct, w, mask)
 
     return _additive("accuracy", _mean_init, stats, _states.mean_compute, True)
 
@@ -123,9 +137,9 @@ def binary_accuracy_metric(*, threshold: float = 0.5, from_logits: bool = False)
     def stats(p: ArrayLike, t: ArrayLike, weights: Any, where: Any) -> Any:
         p, t = _inputs.as_array(p, name="predictions", fn=fn), _inputs.as_array(t, name="targets", fn=fn)
         _inputs.check_same_shape(p, t, fn=fn)
-        correct = _inputs.binary_predictions(p, threshold, from_logits) == _inputs.binary_targets(t)
+        correct = _inputs.binary_hits(p, t, threshold, from_logits, _inputs.state_dtype())
         w, mask = _inputs.sample_weights(fn, t.shape, weights, where, _inputs.state_dtype())
-        return _states.mean_stats(correct.astype(w.dtype), w, mask)
+        return _states.mean_stats(correct, w, mask)
 
     _inputs.check_threshold("binary_accuracy_metric", threshold, from_logits)
     return _additive("binary_accuracy", _mean_init, stats, _states.mean_compute, True)
@@ -204,11 +218,11 @@ def log_loss_metric(*, from_logits: bool = False, epsilon: float | None = None) 
     fn = "log_loss_metric.update"
 
     def stats(p: ArrayLike, t: ArrayLike, weights: Any, where: Any) -> Any:
-        losses, shape, _ = _probabilistic.log_loss_values(fn, p, t, from_logits, epsilon)
+        losses, shape, _ = _probabilistic.log_loss_values(fn, p, t, from_logits, epsilon, where)
         w, mask = _inputs.sample_weights(fn, shape, weights, where, losses.dtype)
         return _states.mean_stats(losses, w, mask)
 
-    return _additive("log_loss", _mean_init, stats, _states.mean_compute, False)
+    return _additive("log_loss", _mean_init, stats, _states.mean_compute, False, probabilities=not from_logits)
 
 
 def _error_metric(name: str, fn_name: str, error: Callable[[Array], Array], root: bool = False) -> Metric:
@@ -219,7 +233,7 @@ def _error_metric(name: str, fn_name: str, error: Callable[[Array], Array], root
         return MeanState(jnp.sum(w * error(p - t)), jnp.sum(w))
 
     compute = (lambda s: jnp.sqrt(_states.mean_compute(s))) if root else _states.mean_compute
-    return _additive(name, _mean_init, stats, compute, False)
+    return _additive(name, _mean_init, stats, compute, False, targets=False)
 
 
 @_memoized
@@ -278,7 +292,7 @@ def ece_metric(*, num_bins: int = 15, from_logits: bool = False) -> Metric:
         return _probabilistic.calibration_stats("ece_metric.update", p, t, num_bins, from_logits, weights,
                                                 where, dtype=_inputs.state_dtype())
 
-    return _additive("ece", init, stats, _probabilistic.ece_from_state, False)
+    return _additive("ece", init, stats, _probabilistic.ece_from_state, False, probabilities=not from_logits)
 
 
 @_memoized
@@ -322,7 +336,8 @@ def auc_metric(*, num_thresholds: int = 200, from_logits: bool = False) -> Metri
         prob = _inputs.masked(jax.nn.sigmoid(x) if from_logits else x, mask)
         bins = jnp.clip(jnp.floor(prob * b), 0, b - 1).astype(jnp.int32).reshape(-1)
         pos = _inputs.binary_targets(t).reshape(-1)
-        w = w.reshape(-1)
+        # A target outside [0, 1] (traced; concrete ones raise in update) poisons both histograms.
+        w = _core.poison_invalid(w, _inputs.binary_targets_valid(t) | (w == 0)).reshape(-1)
         zeros = jnp.zeros(b, d)
         return HistogramState(zeros.at[bins].add(jnp.where(pos, w, 0)),
                               zeros.at[bins].add(jnp.where(pos, 0, w)))

@@ -24,6 +24,7 @@ import pytest
 from references import REFERENCES
 
 import jaxloss as jl
+from jaxloss._options import OptionKind
 from jaxloss import _kinds
 
 ENTRIES = jl.catalog()
@@ -538,6 +539,8 @@ def _out_of_range_cases():
 def test_hyperparameter_out_of_range(name, key, value):
     entry = jl.info(name)
     args, kwargs = inputs.sample(entry).cast(np.float32)
+    if entry.options[key].kind is OptionKind.INTEGER:  # a count or an index is an integer, never 0.0
+        value = int(value)
     with pytest.raises(ValueError, match=f"{name}: {key}={value:g} is out of range; {key} must be"):
         entry.fn(*args, **kwargs, **{key: value})
 

@@ -68,8 +68,11 @@ def test_with_two_classes_weston_watkins_is_crammer_singer_over_c(x, labels):
 
 
 def test_multi_margin_rejects_p_other_than_1_or_2():
-    with pytest.raises(ValueError, match="multi_margin: p=1.5 is not supported; p must be 1 or 2"):
+    # p is declared an int (PyTorch's MultiMarginLoss takes p=1 or p=2): a float is refused by its type.
+    with pytest.raises(TypeError, match="multi_margin: p must be an integer; got float 1.5"):
         jl.multi_margin(np.zeros((2, 3)), np.array([0, 1]), p=1.5)
+    with pytest.raises(ValueError, match=r"multi_margin: p=3 is out of range; p must be in \[1, 2\]"):
+        jl.multi_margin(np.zeros((2, 3)), np.array([0, 1]), p=3)
 
 
 def test_margin_ranking_values():
