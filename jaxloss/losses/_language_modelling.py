@@ -7,9 +7,14 @@ Large-Vocabulary Language Models", 2024). Peak temporary memory is one ``(tokens
 block, whatever the vocabulary.
 
 Recomputation is ``jax.checkpoint`` on the block under ``lax.scan`` rather than a hand-written
-``custom_vjp``: the same memory (only four numbers per token and block are kept for the backward
+``custom_vjp``: the same memory (only five numbers per token and block are kept for the backward
 pass) and the same work, while forward mode, Hessians and ``vmap`` keep working (a ``custom_vjp``
 rules out forward mode, which the catalog's tests and ``jl.inspect`` use).
+
+Masked vocabularies: a ``-inf`` bias entry masks a token out, exactly as a ``-inf`` logit does in
+``softmax_cross_entropy``: it adds nothing to the log-sum-exp, label smoothing spreads its uniform
+mass over the finite logits only, and a label on a masked token costs ``inf``. The result equals the
+materialised cross-entropy for every input, ``-inf``, ``inf`` and NaN logits included.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from jaxloss import _core, _kinds
 from jaxloss._core import ArrayLike, Reduction
 from jaxloss._kinds import problems
 from jaxloss._registry import Hyperparameter, Task, register
-from jaxloss.losses._class_inputs import LABEL_SMOOTHING
+from jaxloss.losses._class_inputs import LABEL_SMOOTHING, is_zero
 
 __all__ = ["linear_cross_entropy"]
 
@@ -38,28 +43,48 @@ def _blocks(weight: jax.Array, bias: jax.Array | None, chunk: int) -> tuple[jax.
     return w, b
 
 
-def _logits(h: jax.Array, w: jax.Array, b: jax.Array, start: jax.Array, vocab: int, softcap: Any,
-            work: Any) -> tuple[jax.Array, jax.Array]:
-    """One block's logits ``(T, C)`` in ``work`` precision (after soft-capping), and which columns are real."""
+def _logits(h: jax.Array, w: jax.Array, b: jax.Array, start: jax.Array, vocab: int, softcap: Any, work: Any,
+            keep: jax.Array | None) -> tuple[jax.Array, jax.Array]:
+    """One block's logits ``(T, C)`` in ``work`` precision (after soft-capping), and which columns are real.
+
+    Excluded tokens (``keep`` False) get zero logits, as ``softmax_cross_entropy`` zeroes an excluded
+    row: their bias could be all ``-inf``, and a row with no finite logit would send NaN back through
+    the zero cotangent of an excluded token.
+    """
     raw = jnp.dot(h, w.T, preferred_element_type=work) + b.astype(work)[None, :]
+    if keep is not None:
+        raw = jnp.where(keep[:, None], raw, jnp.zeros((), work))
     z = raw if softcap is None else softcap * jnp.tanh(raw / softcap)
     real = (start + jnp.arange(w.shape[0])) < vocab
     return z, real
 
 
-def _stats(h: jax.Array, w: jax.Array, b: jax.Array, labels: jax.Array, softcap: Any, vocab: int, work: Any,
-           token_chunk: int) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Per token: the log-sum-exp of the logits, the label's logit and the sum of the logits.
+def _shift(m: jax.Array) -> jax.Array:
+    """The running maximum where it is finite, else 0 (``jax.nn.logsumexp``'s rule): ``inf - inf`` is NaN."""
+    return jnp.where(jnp.isfinite(m), m, jnp.zeros((), m.dtype))
 
-    One ``lax.scan`` over the vocabulary blocks carries four numbers per token (the running maximum,
-    the rescaled sum of exponentials, the label's logit, the sum of logits). Inside a vocabulary block,
-    the tokens go by blocks of ``token_chunk`` (``lax.map``) when there are more. Both levels are
-    ``jax.checkpoint``-ed: reverse mode keeps only the carries and recomputes a block's logits on the way
-    back, so no pass holds more than one ``(token_chunk, chunk)`` block of logits. (Token blocks inside
-    each vocabulary block, not around the whole scan: around it, the weight's gradient would be held
-    once per token block.) Forward mode and higher derivatives work as for any JAX function. The running
-    maximum is a constant to differentiation (``stop_gradient``): the log-sum-exp does not depend on it,
-    and its gradient is then exactly the softmax.
+
+def _stats(h: jax.Array, w: jax.Array, b: jax.Array, labels: jax.Array, softcap: Any, vocab: int, work: Any,
+           token_chunk: int, keep: jax.Array | None) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Per token: the log-sum-exp of the logits, the label's logit and the mean of the finite logits.
+
+    One ``lax.scan`` over the vocabulary blocks carries five numbers per token (the running maximum,
+    the rescaled sum of exponentials, the label's logit, the sum and the number of finite logits).
+    Inside a vocabulary block, the tokens go by blocks of ``token_chunk`` (``lax.map``) when there are
+    more. Both levels are ``jax.checkpoint``-ed: reverse mode keeps only the carries and recomputes a
+    block's logits on the way back, so no pass holds more than one ``(token_chunk, chunk)`` block of
+    logits. (Token blocks inside each vocabulary block, not around the whole scan: around it, the
+    weight's gradient would be held once per token block.) Forward mode and higher derivatives work as
+    for any JAX function. The running maximum is a constant to differentiation (``stop_gradient``): the
+    log-sum-exp does not depend on it, and its gradient is then exactly the softmax.
+
+    Masked (``-inf``) logits: the running maximum starts at the lowest finite number, so a block whose
+    logits are all ``-inf`` leaves it finite and adds ``exp(-inf - m) = 0``, never ``exp(-inf + inf)``;
+    a token with no finite logit at all ends with ``m + log(0) = -inf``, as ``jax.nn.logsumexp`` gives.
+    An ``inf`` or NaN logit makes the maximum non-finite: the exponentials are then taken against 0
+    (``_shift``), so that the sum is ``inf`` or NaN, not ``inf - inf``. Label smoothing's mean runs over
+    the finite logits only, as ``softmax_cross_entropy``'s does: a ``-inf`` logit neither makes it
+    ``-inf`` nor receives its gradient.
     """
     chunk = w.shape[1]
     lowest = jnp.finfo(work).min  # padded columns: the lowest finite number, never -inf
@@ -69,34 +94,42 @@ def _stats(h: jax.Array, w: jax.Array, b: jax.Array, labels: jax.Array, softcap:
     pad = parts * size - tokens
     hb = jnp.pad(h, ((0, pad), (0, 0))).reshape(parts, size, h.shape[1])
     yb = jnp.pad(labels, (0, pad)).reshape(parts, size)
+    kb = None if keep is None else jnp.pad(keep, (0, pad)).reshape(parts, size)
 
     @jax.checkpoint
-    def update(carry: tuple, wb: jax.Array, bb: jax.Array, start: jax.Array, ht: jax.Array, yt: jax.Array) -> tuple:
-        m, s, picked, total = carry
-        z, real = _logits(ht, wb, bb, start, vocab, softcap, work)
+    def update(carry: tuple, wb: jax.Array, bb: jax.Array, start: jax.Array, ht: jax.Array, yt: jax.Array,
+               kt: jax.Array | None) -> tuple:
+        m, s, picked, total, count = carry
+        z, real = _logits(ht, wb, bb, start, vocab, softcap, work, kt)
         zm = jnp.where(real[None, :], z, lowest)
         m_new = jax.lax.stop_gradient(jnp.maximum(m, jnp.max(zm, axis=1)))
-        e = jnp.where(real[None, :], jnp.exp(zm - m_new[:, None]), 0)
-        s = s * jnp.exp(m - m_new) + jnp.sum(e, axis=1)
+        shift = _shift(m_new)
+        e = jnp.where(real[None, :], jnp.exp(zm - shift[:, None]), 0)
+        s = s * jnp.exp(_shift(m) - shift) + jnp.sum(e, axis=1)
         index = yt - start
         inside = (index >= 0) & (index < chunk)
         mine = jnp.take_along_axis(z, jnp.clip(index, 0, chunk - 1)[:, None], axis=1)[:, 0]
         picked = picked + jnp.where(inside, mine, 0)
-        total = total + jnp.sum(jnp.where(real[None, :], z, 0), axis=1)
-        return m_new, s, picked, total
+        finite = real[None, :] & jnp.isfinite(z)  # -inf logits (masked tokens) are not in the smoothing mean
+        total = total + jnp.sum(jnp.where(finite, z, 0), axis=1)
+        count = count + jnp.sum(finite, axis=1, dtype=work)
+        return m_new, s, picked, total, count
 
     @jax.checkpoint
     def block(carry: tuple, xs: tuple) -> tuple:
         wb, bb, start = xs
         if parts == 1:
-            return tuple(c[None] for c in update(tuple(c[0] for c in carry), wb, bb, start, hb[0], yb[0])), None
-        return jax.lax.map(lambda t: update(t[:4], wb, bb, start, t[4], t[5]), (*carry, hb, yb)), None
+            return tuple(c[None] for c in update(tuple(c[0] for c in carry), wb, bb, start, hb[0], yb[0],
+                                                 None if kb is None else kb[0])), None
+        if kb is None:
+            return jax.lax.map(lambda t: update(t[:5], wb, bb, start, t[5], t[6], None), (*carry, hb, yb)), None
+        return jax.lax.map(lambda t: update(t[:5], wb, bb, start, t[5], t[6], t[7]), (*carry, hb, yb, kb)), None
 
     starts = jnp.arange(w.shape[0]) * chunk
-    init = (jnp.full((parts, size), lowest, work), jnp.zeros((parts, size), work), jnp.zeros((parts, size), work),
-            jnp.zeros((parts, size), work))
-    (m, s, picked, total), _ = jax.lax.scan(block, init, (w, b, starts))
-    return tuple(x.reshape(-1)[:tokens] for x in (m + jnp.log(s), picked, total))
+    init = (jnp.full((parts, size), lowest, work), *(jnp.zeros((parts, size), work) for _ in range(4)))
+    (m, s, picked, total, count), _ = jax.lax.scan(block, init, (w, b, starts))
+    mean = total / jnp.maximum(count, 1)  # no finite logit: 0, as softmax_cross_entropy's masked mean
+    return tuple(x.reshape(-1)[:tokens] for x in (_shift(m) + jnp.log(s), picked, mean))
 
 
 @register(
@@ -141,6 +174,13 @@ def linear_cross_entropy(
     which is cross-entropy with label smoothing ``eps`` (the target ``(1 - eps) onehot + eps / V``)
     plus PaLM's z-loss.
 
+    Masked tokens: a ``-inf`` entry of ``bias`` masks that token out, as a ``-inf`` logit does in
+    ``softmax_cross_entropy``, and the two agree on every input: the token adds nothing to the
+    log-sum-exp and gets no gradient, label smoothing's ``mean(z)`` and ``V`` run over the finite
+    logits only, and a label on a masked token costs ``inf``. With ``logit_softcap=c`` the capped
+    logit of a ``-inf`` entry is ``-c``, a finite logit like any other (the formula on the
+    materialised logits): soft-capping un-masks it.
+
     Args:
       hidden: the last hidden states, shape ``(..., D)`` (tokens on the leading axes); or the pair
         ``(hidden, weight)`` (or triple with ``bias``) a model returns, so that ``fit`` and
@@ -159,8 +199,9 @@ def linear_cross_entropy(
 
     Numerical care: float32 accumulation for half-precision inputs (the products in the inputs' dtype
     with ``preferred_element_type=float32``); the log-sum-exp streams its running maximum, so logits
-    of any size stay finite; padded vocabulary rows are masked with finite values (no ``-inf`` and no
-    NaN in any gradient); excluded tokens are zeroed before the products.
+    of any size stay finite, and a block of ``-inf`` logits leaves it finite (no ``-inf - -inf``);
+    padded vocabulary rows are masked with finite values (no ``-inf`` and no NaN in any gradient);
+    excluded tokens are zeroed before the products and their logits are 0, bias included.
 
     >>> import jax, jax.numpy as jnp, jaxloss as jl
     >>> h = jax.random.normal(jax.random.key(0), (6, 4)); w = jax.random.normal(jax.random.key(1), (10, 4))
@@ -220,10 +261,18 @@ def linear_cross_entropy(
     softcap = None if logit_softcap is None else jnp.asarray(logit_softcap, work)
     flat_h = h.reshape(-1, h.shape[-1])
     flat_t = jnp.clip(t.reshape(-1), 0, vocab - 1).astype(jnp.int32)
+    flat_keep = None if mask is None else mask.reshape(-1)
     wb, bb = _blocks(w, None if b is None else b.astype(w.dtype), min(chunk_size, vocab))
-    lse, picked, total = _stats(flat_h, wb, bb, flat_t, softcap, vocab, work, token_chunk_size)
-    eps = jnp.asarray(label_smoothing, work)
-    values = lse - (1 - eps) * picked - eps * total / vocab + jnp.asarray(z_loss, work) * jnp.square(lse)
+    lse, picked, mean = _stats(flat_h, wb, bb, flat_t, softcap, vocab, work, token_chunk_size, flat_keep)
+    # softmax_cross_entropy's own form, (1 - eps)(lse - z_y) - eps (mean - lse), not lse - (1 - eps) z_y
+    # - eps mean: the same number, and the same inf or NaN where a label sits on a masked token. A term
+    # whose weight is a Python 0 is left out, as there: 0 * inf would turn an inf logit's inf into NaN.
+    values = lse - picked
+    if not is_zero(label_smoothing):
+        eps = jnp.asarray(label_smoothing, work)
+        values = (1 - eps) * values - eps * (mean - lse)
+    if not is_zero(z_loss):
+        values = values + jnp.asarray(z_loss, work) * jnp.square(lse)
     values = _core.poison_invalid(values.reshape(example_shape), valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=out_dtype, fn=fn)
 
