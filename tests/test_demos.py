@@ -262,7 +262,9 @@ def test_playground_2d_and_its_settings(out, tmp_path):
 def test_language_model(out):
     r = _run("language-model", out)
     history = r.data["history"]
-    assert history["val_loss"][-1] < 0.75 * r.numbers["uniform loss"]  # it learned the text's characters
+    # It learned more than the characters' frequencies: it reads the context. (The corpus is the package's own
+    # docstrings, so a fixed fraction of the uniform loss moved with every docstring edit.)
+    assert history["val_loss"][-1] < r.numbers["unigram loss"] < r.numbers["uniform loss"]
     assert history["loss"][-1] < history["loss"][0]
     assert r.numbers["memory ratio at the largest vocabulary"] > 20  # 131,072 tokens: the logits dominate
     assert len(r.data["sample"]) > 8

@@ -133,15 +133,20 @@ def run(out_dir: str | os.PathLike[str] = "jaxloss-out", *, fast: bool = False, 
     figures = finish({"language_model": fig}, out_dir, formats=formats, show=show)
     final = float(history["val_loss"][-1])
     biggest = max(memory)
+    # The loss of a model that knows only how often each character occurs (add-one counts of the training
+    # text): below it, the model has learned to read the context.
+    counts = np.bincount(train[1], minlength=vocab) + 1.0
+    unigram = float(-np.mean(np.log(counts / counts.sum())[val[1]]))
     summary = (
         f"A model reads {CONTEXT} characters of jaxloss's own docstrings and predicts the next of {vocab}; it\n"
         "returns (hidden states, output layer) and jl.fit trains it with jl.linear_cross_entropy, which\n"
         f"computes cross-entropy block by block and never builds the logits. Validation loss {final:.2f} nats\n"
-        f"(the uniform guess: {np.log(vocab):.2f}). At a {biggest:,}-token vocabulary the loss and its gradients\n"
-        f"need {memory[biggest][0] / 2 ** 20:.0f} MiB of temporaries against {memory[biggest][1] / 2 ** 20:.0f} MiB "
-        "with the logits materialised."
+        f"(the uniform guess: {np.log(vocab):.2f}; character frequencies alone: {unigram:.2f}). At a\n"
+        f"{biggest:,}-token vocabulary the loss and its gradients need {memory[biggest][0] / 2 ** 20:.0f} MiB of "
+        f"temporaries against\n{memory[biggest][1] / 2 ** 20:.0f} MiB with the logits materialised."
     )
-    numbers = {"final val loss": final, "uniform loss": float(np.log(vocab)), "vocabulary": vocab,
+    numbers = {"final val loss": final, "uniform loss": float(np.log(vocab)), "unigram loss": unigram,
+               "vocabulary": vocab,
                "memory ratio at the largest vocabulary": memory[biggest][1] / memory[biggest][0]}
     return DemoResult(NAME, figures, summary, numbers, {"history": history, "memory": memory, "sample": sample},
                       timer.seconds)
