@@ -141,11 +141,23 @@ def broadcastable(x: Any, shape: tuple[int, ...], *, fn: str, name: str) -> jax.
         ) from None
 
 
+def mask_like(where: Any, *, fn: str) -> jax.Array:
+    """``where`` as an array, or a ``TypeError`` naming ``where`` (a string or an object is no mask)."""
+    if isinstance(where, (str, bytes)) or isinstance(where, Mapping):
+        raise TypeError(f"{fn}: where must be a boolean mask (True = include) of the per-example shape; got "
+                        f"{type(where).__name__} {where!r}.")
+    try:
+        return jnp.asarray(where)
+    except (TypeError, ValueError):
+        raise TypeError(f"{fn}: where must be a boolean mask (True = include) of the per-example shape; got "
+                        f"{type(where).__name__} {where!r}.") from None
+
+
 def mask_array(where: Any, shape: tuple[int, ...], *, fn: str) -> jax.Array | None:
     """``where`` as a boolean mask of the per-example shape, or None."""
     if where is None:
         return None
-    where = jnp.asarray(where)
+    where = mask_like(where, fn=fn)
     if where.dtype != jnp.bool_:
         raise TypeError(
             f"{fn}: where must be a boolean mask (True = include); got dtype {where.dtype}. "
@@ -566,3 +578,30 @@ def check_probabilities(x: Any, *, fn: str, mask: Any = None, name: str = "predi
     if class_axis and x.ndim:
         outside = jnp.any(outside, axis=-1, keepdims=True)
     return x * jnp.where(outside, jnp.full((), jnp.nan, x.dtype), jnp.ones((), x.dtype))
+
+
+# == Per-entry parameters of element-wise losses (issue 24): one pipeline for regression, robust, probabilistic ==
+
+
+def parametrized_elementwise(
+    kernel: Any, predictions: Any, targets: Any, *, fn: str, parameters: Mapping[str, tuple[Any, float]],
+    weights: Any, where: Any, reduction: str, targets_in: Targets | None = None,
+    predictions_name: str = "predictions",
+) -> jax.Array:
+    """:func:`elementwise` for a kernel with per-entry parameters: ``kernel(p, t, **parameters)``.
+
+    ``parameters`` maps each name to ``(value, fill)``. A value is a number or an array broadcastable to
+    the predictions (NumPy's rule), concrete or traced, and differentiable; it goes through
+    :func:`parameter_array`, so the entries of excluded examples take the safe ``fill`` and a NaN planted
+    there reaches neither the value nor any gradient (the predictions' or the parameter's own). The
+    kernel gets each in the compute dtype.
+    """
+    shape = _shape(predictions)
+    mask = mask_array(where, shape, fn=fn)
+    arrays = {name: parameter_array(value, shape, name=name, fn=fn, mask=mask, fill=fill)
+              for name, (value, fill) in parameters.items()}
+    return elementwise(
+        lambda p, t: kernel(p, t, **{name: a.astype(p.dtype) for name, a in arrays.items()}),
+        predictions, targets, fn=fn, weights=weights, where=where, reduction=reduction, targets_in=targets_in,
+        predictions_name=predictions_name,
+    )

@@ -29,6 +29,7 @@ from jaxloss._registry import Hyperparameter
 
 __all__ = [
     "LABEL_SMOOTHING", "ClassInputs", "class_inputs", "pick", "reduce_examples", "class_weight_vector", "is_zero",
+    "smoothing_array", "mix",
 ]
 
 #: The ``label_smoothing`` hyperparameter of the cross-entropy losses (the same range everywhere).
@@ -148,5 +149,37 @@ def _pick_class_weights(class_weights: Any, inputs: ClassInputs, *, fn: str) -> 
 
 
 def is_zero(value: Any) -> bool:
-    """Whether an option is a Python zero, so that its term can be skipped (a traced 0 is not)."""
-    return isinstance(value, (int, float)) and value == 0
+    """Whether an option is concretely 0 everywhere, so that its term can be skipped.
+
+    A Python number, a NumPy scalar or a concrete array (an eager call's value, a constant of a trace); a
+    traced value never is. Skipping is only a shortcut: the full formula gives the same value and gradient
+    for a 0 that arrives traced (:func:`mix`), so how the number arrives changes nothing.
+    """
+    if _core.is_traced(value) or isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        return False
+    return arr.dtype.kind in "iuf" and arr.size > 0 and not arr.any()
+
+
+def smoothing_array(label_smoothing: Any, shape: tuple[int, ...], *, fn: str, mask: jax.Array | None,
+                    dtype: Any) -> jax.Array:
+    """``label_smoothing`` as one value per example (a number, or an array broadcastable to ``shape``).
+
+    Differentiable; excluded examples take 0, so that a NaN there reaches neither value nor gradient.
+    """
+    return _core.parameter_array(label_smoothing, tuple(shape), name="label_smoothing", fn=fn, mask=mask,
+                                 fill=0.0).astype(dtype)
+
+
+def mix(values: jax.Array, other: jax.Array, eps: jax.Array) -> jax.Array:
+    """``(1 - eps) values + eps other``, and exactly ``values`` where ``eps`` is 0 and ``other`` is not finite.
+
+    ``other`` (the uniform part of label smoothing) is infinite for a ``+inf`` logit and for sums that
+    overflow, and ``0 * inf`` is NaN: a traced ``eps`` of 0 must give what skipping the term gives (a
+    Python 0, :func:`is_zero`). Where ``other`` is finite the formula itself gives ``values`` at
+    ``eps = 0``, with the derivative ``other - values`` with respect to ``eps``.
+    """
+    return jnp.where((eps == 0) & ~jnp.isfinite(other), values, (1.0 - eps) * values + eps * other)

@@ -35,7 +35,8 @@ from jaxloss._core import ArrayLike, Reduction
 from jaxloss._kinds import problems
 from jaxloss._registry import Hyperparameter, Task, register
 from jaxloss.losses._class_inputs import (
-    LABEL_SMOOTHING, ClassInputs, class_inputs, class_weight_vector, is_zero, pick, reduce_examples,
+    LABEL_SMOOTHING, ClassInputs, class_inputs, class_weight_vector, is_zero, mix, pick, reduce_examples,
+    smoothing_array,
 )
 from jaxloss.losses._cross_entropy import (
     cross_entropy_with_distribution, log_prob_of_label, mean_log_prob, predictable,
@@ -82,7 +83,10 @@ def softmax_cross_entropy(
       targets: int class indices ``(...)`` or probabilities ``(..., K)``.
       from_logits: whether predictions are logits.
       label_smoothing: ``eps`` in [0, 1]; the target becomes ``(1 - eps) q + eps / K``
-        (the uniform part spread over the classes whose logit is finite).
+        (the uniform part spread over the classes whose logit is finite). A number or one
+        value per example (broadcastable to ``predictions.shape[:-1]``), differentiable;
+        ``eps = 0`` gives exactly the unsmoothed loss, whether the 0 is a Python number, an
+        array or traced (also where a logit is ``+inf``).
       class_weights: one weight per class, shape ``(K,)``, PyTorch's ``weight``. With
         integer labels the example's term is weighted by its class's weight, each
         class of the label-smoothing sum by its own, and ``"mean"`` divides by the
@@ -115,15 +119,17 @@ def softmax_cross_entropy(
             return _class_weighted(values, inputs, class_weights, label_smoothing if smoothing else 0.0,
                                    from_logits=from_logits, fn=fn, weights=weights, reduction=reduction)
         if smoothing:
-            values = (1.0 - label_smoothing) * values - label_smoothing * mean_log_prob(x, from_logits=from_logits)
+            eps = smoothing_array(label_smoothing, values.shape, fn=fn, mask=inputs.mask, dtype=values.dtype)
+            values = mix(values, -mean_log_prob(x, from_logits=from_logits), eps)
         return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
     q = inputs.targets
     if smoothing:
+        eps = smoothing_array(label_smoothing, q.shape[:-1], fn=fn, mask=inputs.mask, dtype=q.dtype)[..., None]
         finite = predictable(x, from_logits=from_logits)
-        q = (1.0 - label_smoothing) * q + label_smoothing * finite / jnp.maximum(
-            jnp.sum(finite, axis=-1, keepdims=True), 1)
+        q = (1.0 - eps) * q + eps * finite / jnp.maximum(jnp.sum(finite, axis=-1, keepdims=True), 1)
     if class_weights is not None:
-        q = q * class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=q.dtype)
+        cw = class_weight_vector(class_weights, x.shape[-1], fn=fn, dtype=q.dtype)
+        q = q * cw.reshape((1,) * (q.ndim - 1) + cw.shape)  # over the class axis: explicit rank, no promotion
     return reduce_examples(cross_entropy_with_distribution(x, q, from_logits=from_logits), inputs,
                            fn=fn, weights=weights, reduction=reduction)
 
@@ -149,7 +155,8 @@ def _class_weighted(nll: jax.Array, inputs: ClassInputs, class_weights: Any, lab
             smooth = (weighted_lse - weighted_logits) / jnp.maximum(jnp.sum(finite, axis=-1), 1)
         else:
             smooth = -jnp.mean(cw * jnp.log(jnp.clip(x, _core.probability_epsilon(x.dtype), 1.0)), axis=-1)
-        values = (1.0 - label_smoothing) * values + label_smoothing * smooth
+        eps = smoothing_array(label_smoothing, values.shape, fn=fn, mask=inputs.mask, dtype=values.dtype)
+        values = mix(values, smooth, eps)
     if inputs.valid is not None:
         values = _core.poison_invalid(values, inputs.valid)
     if reduction != "mean":
@@ -202,7 +209,8 @@ def binary_cross_entropy(
       from_logits: whether predictions are logits.
       pos_weight: weight of the positive term (PyTorch's ``pos_weight``),
         broadcastable to the predictions (e.g. one per label).
-      label_smoothing: ``eps``; targets become ``t (1 - eps) + eps / 2`` (Keras).
+      label_smoothing: ``eps``; targets become ``t (1 - eps) + eps / 2`` (Keras). A number or
+        an array broadcastable to the predictions, differentiable.
       weights, where, reduction: per-entry weights, mask and reduction.
 
     Numerical care: computed as ``t softplus(-x) + (1 - t) softplus(x)`` with a
@@ -214,19 +222,19 @@ def binary_cross_entropy(
     >>> round(float(jl.binary_cross_entropy(jnp.array([0.0]), jnp.array([1.0]))), 4)
     0.6931
     """
-    fn = "binary_cross_entropy"
+    # Both options per entry (NumPy's broadcasting to the predictions, explicitly): excluded entries take
+    # a safe value, so that a NaN there reaches no gradient, theirs included.
+    parameters = {"label_smoothing": (label_smoothing, 0.0)}
     if pos_weight is not None:
-        pos_weight = _core.upcast(jnp.asarray(pos_weight, dtype=jnp.result_type(float)))
-        pos_weight = pos_weight.astype(_core.compute_dtype(jnp.result_type(predictions)))
-        pos_weight = _core.broadcastable(pos_weight, tuple(jnp.shape(predictions)), fn=fn, name="pos_weight")
+        parameters["pos_weight"] = (pos_weight, 1.0)
 
-    def kernel(x: jax.Array, t: jax.Array) -> jax.Array:
-        if not is_zero(label_smoothing):
-            t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    def kernel(x: jax.Array, t: jax.Array, label_smoothing: jax.Array, pos_weight: Any = None) -> jax.Array:
+        t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing  # exactly t at 0, however the 0 arrives
         return _binary_ce_kernel(x, t, from_logits=from_logits, pos_weight=pos_weight)
 
-    return _core.elementwise(kernel, predictions, targets, fn=fn, weights=weights, where=where, reduction=reduction,
-                             targets_in=_core.Targets.UNIT_INTERVAL)
+    return _core.parametrized_elementwise(kernel, predictions, targets, fn="binary_cross_entropy",
+                                          parameters=parameters, weights=weights, where=where, reduction=reduction,
+                                          targets_in=_core.Targets.UNIT_INTERVAL)
 
 
 def _modulating_factor(one_minus_p: jax.Array, gamma: Any) -> jax.Array:
@@ -274,8 +282,10 @@ def focal(
     Args:
       predictions: logits (or probabilities with ``from_logits=False``).
       targets: binary targets of the same shape, or integer class indices.
-      gamma: focusing parameter (>= 0).
-      alpha: class balance: a number in [0, 1] (binary) or per-class weights; None for none.
+      gamma: focusing parameter (>= 0), a number or an array of one value per
+        example (per entry in the binary form), differentiable.
+      alpha: class balance: a number in [0, 1] or an array broadcastable to the
+        predictions (binary), or per-class weights (multiclass); None for none.
       from_logits: whether predictions are logits.
       weights, where, reduction: per-example weights, mask and reduction.
 
@@ -293,17 +303,26 @@ def focal(
     if jnp.issubdtype(t.dtype, jnp.integer) and t.ndim == jnp.ndim(predictions) - 1:
         inputs = class_inputs(fn, predictions, t, where=where, allow_probabilities=False)
         log_p_y = log_prob_of_label(inputs.predictions, inputs.targets, from_logits=from_logits)
+        # gamma per example: excluded examples take a safe 1, so NaN there reaches no gradient, gamma's included.
+        g = _core.parameter_array(gamma, log_p_y.shape, name="gamma", fn=fn, mask=inputs.mask).astype(log_p_y.dtype)
         # A true class that cannot be predicted (-inf logit) costs +inf, with cross-entropy's gradient
         # (there (1 - p)^gamma = 1 and its derivative 0; the product rule would form 0 * inf).
         finite = jnp.isfinite(log_p_y)
         safe = jnp.where(finite, log_p_y, 0.0)
-        values = jnp.where(finite, -_modulating_factor(-jnp.expm1(safe), gamma) * safe, -log_p_y)
+        values = jnp.where(finite, -_modulating_factor(-jnp.expm1(safe), g) * safe, -log_p_y)
         if alpha is not None and jnp.ndim(alpha) == 0:
             values = values * jnp.asarray(alpha, values.dtype)
         elif alpha is not None:
             a = class_weight_vector(alpha, inputs.predictions.shape[-1], fn=fn, dtype=values.dtype, name="alpha")
             values = values * jnp.take(a, inputs.targets, mode="clip")
         return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
+
+    # gamma and alpha per entry (NumPy's broadcasting, explicitly): excluded entries take a safe value,
+    # so NaN there reaches no gradient, theirs included.
+    shape = tuple(jnp.shape(predictions))
+    mask = _core.mask_array(where, shape, fn=fn)
+    g = _core.parameter_array(gamma, shape, name="gamma", fn=fn, mask=mask)
+    a = None if alpha is None else _core.parameter_array(alpha, shape, name="alpha", fn=fn, mask=mask, fill=0.5)
 
     def kernel(x: jax.Array, t: jax.Array) -> jax.Array:
         ce = _binary_ce_kernel(x, t, from_logits=from_logits, pos_weight=None)
@@ -313,9 +332,10 @@ def focal(
             p = jnp.clip(x, _core.probability_epsilon(x.dtype), 1.0 - _core.probability_epsilon(x.dtype))
             one_minus = 1.0 - p
         one_minus_p_t = p * (1.0 - t) + one_minus * t
-        values = _modulating_factor(one_minus_p_t, gamma) * ce
-        if alpha is not None:
-            values = values * (alpha * t + (1.0 - alpha) * (1.0 - t))
+        values = _modulating_factor(one_minus_p_t, g.astype(x.dtype)) * ce
+        if a is not None:
+            alpha_x = a.astype(x.dtype)
+            values = values * (alpha_x * t + (1.0 - alpha_x) * (1.0 - t))
         return values
 
     return _core.elementwise(kernel, predictions, targets, fn=fn, weights=weights, where=where, reduction=reduction,
@@ -345,7 +365,9 @@ def hinge(
 
     Zero once an example is on the right side with margin 1; the gradient is
     ``-y`` inside the margin, 0 outside. Labels in {0, 1} are accepted and
-    mapped (0 -> -1). Use it for max-margin classifiers.
+    mapped (0 -> -1). Use it for max-margin classifiers. The gradient at exactly
+    ``y p = 1`` is the subgradient ``-y / 2`` (``jnp.maximum`` splits ties, as in
+    optax's ``hinge_loss``).
 
     Args:
       predictions: real-valued scores, any shape.
@@ -416,8 +438,8 @@ def squared_hinge(
 ) -> jax.Array:
     """Squared hinge loss, ``max(0, 1 - y p)^2`` for labels in {-1, +1} (or {0, 1}).
 
-    Like :func:`hinge` but differentiable everywhere, and it punishes large
-    margin violations quadratically.
+    Like :func:`hinge` but differentiable everywhere (the gradient at ``y p = 1``
+    is 0 from both sides), and it punishes large margin violations quadratically.
 
     Args:
       predictions: real-valued scores, any shape.
@@ -460,9 +482,15 @@ def multiclass_hinge(
     Args:
       predictions: scores, shape ``(..., K)``; ``-inf`` for classes that are masked out.
       targets: integer class indices, shape ``(...)``.
-      margin: required gap (>= 0).
+      margin: required gap (>= 0), a number or one value per example (broadcastable to
+        ``predictions.shape[:-1]``; never one per class), differentiable.
       ignore_index: a label value to exclude.
       weights, where, reduction: per-example weights, mask and reduction.
+
+    The kink: where the true score leads the best other by exactly ``margin``,
+    ``jnp.max`` splits its gradient between the tied entries, so the gradient is
+    half the violated one (``-1/2`` for the true class, ``+1/2`` for the other), as
+    optax's ``multiclass_hinge_loss``, written the same way, gives.
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> float(jl.multiclass_hinge(jnp.array([[2.0, 1.5, 0.0]]), jnp.array([0])))
@@ -471,10 +499,12 @@ def multiclass_hinge(
     fn = "multiclass_hinge"
     inputs = class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index, allow_probabilities=False)
     s = inputs.predictions
+    # One margin per example (its class axis added): never read per class, whatever the shapes.
+    m = _core.parameter_array(margin, s.shape[:-1], name="margin", fn=fn, mask=inputs.mask).astype(s.dtype)
     true_score = pick(s, inputs.targets)
     is_target = jax.lax.broadcasted_iota(jnp.int32, s.shape, s.ndim - 1) == inputs.targets[..., None]
     # The target's own entry contributes s_y - s_y = 0, which is the max(0, .).
-    values = jnp.max(jnp.where(is_target, s, s + margin), axis=-1) - true_score
+    values = jnp.max(jnp.where(is_target, s, s + m[..., None]), axis=-1) - true_score
     return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
 
 
@@ -495,7 +525,11 @@ def kl_divergence(
     """Kullback-Leibler divergence ``KL(targets || softmax(predictions))``.
 
     ``sum_c q_c (log q_c - log p_c)`` over the last axis. ``"mean"`` averages
-    over examples (PyTorch's ``"batchmean"``, the true KL), not over entries.
+    over examples (every leading axis), not over entries: the sum divided by
+    ``predictions.size / K``. PyTorch's ``reduction="batchmean"`` divides the sum by
+    ``input.size(0)`` instead, so the two agree exactly for 2-D inputs ``(n, K)``
+    only; for ``(B, T, K)`` batchmean is ``T`` times our ``"mean"`` (our ``"sum"``
+    divided by ``B``), and for one vector ``(K,)`` it is our value divided by ``K``.
     The predictions are logits: PyTorch's ``KLDivLoss`` takes ``log_softmax(x)``,
     Keras's ``KLDivergence`` takes ``softmax(x)``.
 
@@ -515,6 +549,9 @@ def kl_divergence(
     True
     """
     fn = "kl_divergence"
+    given = _core.as_array(targets, name="targets", fn=fn)
+    if jnp.iscomplexobj(given):  # its real part would pass as a distribution
+        raise TypeError(f"{fn}: targets must be real probability vectors; got dtype {given.dtype}.")
     inputs = class_inputs(fn, predictions, targets, where=where, allow_probabilities=True,
                            check_probabilities=not log_targets)
     if inputs.is_labels:

@@ -30,6 +30,7 @@ from jaxloss import _core, _kinds
 from jaxloss._core import ArrayLike, Reduction
 from jaxloss._kinds import problems
 from jaxloss._registry import Hyperparameter, Task, register
+from jaxloss.losses._scalar_options import single_number
 
 
 __all__ = ["cosine_distance", "cosine_embedding", "triplet_margin", "contrastive", "ntxent"]
@@ -108,7 +109,8 @@ def cosine_distance(
     Args:
       predictions: vectors, shape ``(..., d)``.
       targets: target vectors, same shape.
-      epsilon: lower bound of each squared norm (optax's ``epsilon``), >= 0.
+      epsilon: lower bound of each squared norm (optax's ``epsilon``), >= 0; a number or
+        one value per pair (broadcastable to ``predictions.shape[:-1]``).
       weights: per-example weights, broadcastable to ``predictions.shape[:-1]``.
       where: per-example boolean mask.
       reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one value per vector pair).
@@ -128,7 +130,9 @@ def cosine_distance(
     """
     fn = "cosine_distance"
     (p, t), mask, dtype = _vectors(fn, (predictions, targets), ("predictions", "targets"), where)
-    values = 1.0 - _cosine(p, t, epsilon=epsilon, offset=0.0)
+    # One epsilon per pair (a number, or an array broadcastable to the pairs' shape): never read per feature.
+    eps = _core.parameter_array(epsilon, p.shape[:-1], name="epsilon", fn=fn, mask=mask, fill=0.0).astype(p.dtype)
+    values = 1.0 - _cosine(p, t, epsilon=eps, offset=0.0)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 
@@ -171,7 +175,8 @@ def cosine_embedding(
       x1: first embeddings, shape ``(..., d)``.
       x2: second embeddings, same shape.
       targets: one label per pair in {-1, +1}, shape ``(...)``.
-      margin: in [-1, 1]; PyTorch suggests 0 to 0.5.
+      margin: in [-1, 1]; PyTorch suggests 0 to 0.5. A number or one value per pair
+        (broadcastable to ``(...)``), differentiable.
       weights: per-pair weights, broadcastable to ``(...)``.
       where: per-pair boolean mask.
       reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one value per pair).
@@ -179,7 +184,8 @@ def cosine_embedding(
     Numerical care: the value equals PyTorch's everywhere (at a zero vector the
     cosine is 0); the gradient with respect to an exactly zero vector is 0 (PyTorch's
     formula gives about ``1e6`` there, from its ``1e-12``, which overflows half
-    precision). The hinge has gradient 0 at ``cos == margin``.
+    precision). At ``cos == margin`` a dissimilar pair gets the cosine's whole
+    gradient, as PyTorch's ``clamp_min(cos - margin, 0)`` gives (torch 2.13).
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> x1 = jnp.array([[1.0, 0.0], [1.0, 0.0]])
@@ -193,8 +199,11 @@ def cosine_embedding(
     (a, b), mask, dtype = _vectors(fn, (x1, x2), ("x1", "x2"), where)
     y, valid = _pair_targets(fn, targets, shape=a.shape[:-1], work=a.dtype, mask=mask, allowed=_core.Targets.SIGNED)
     a, b = _core.poison_inputs(a, valid), _core.poison_inputs(b, valid)  # the where on y would drop a NaN gradient
+    m = _core.parameter_array(margin, a.shape[:-1], name="margin", fn=fn, mask=mask, fill=0.0).astype(a.dtype)
     cos = _cosine(a, b, epsilon=0.0, offset=_TORCH_COSINE_EMBEDDING_EPSILON)
-    values = jnp.where(y == 1, 1.0 - cos, 0.0) + jnp.where((y == -1) & (cos > margin), cos - margin, 0.0)
+    # PyTorch's clamp_min(cos - margin, 0): the whole gradient at cos == margin; NaN stays NaN.
+    hinge = cos - m
+    values = jnp.where(y == 1, 1.0 - cos, 0.0) + jnp.where(y == -1, jnp.where(hinge < 0, 0.0, hinge), 0.0)
     values = _core.poison_invalid(values, valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
@@ -244,8 +253,9 @@ def triplet_margin(
       anchor: embeddings, shape ``(..., d)``.
       positive: embeddings of the same identity, same shape.
       negative: embeddings of another identity, same shape.
-      margin: required gap (>= 0).
-      p: order of the norm (>= 1).
+      margin: required gap (>= 0), a number or one value per triplet (broadcastable
+        to ``(...)``), differentiable.
+      p: order of the norm (>= 1), a single number (an array raises a ``TypeError``).
       swap: use the distance swap.
       weights: per-triplet weights, broadcastable to ``(...)``.
       where: per-triplet boolean mask.
@@ -253,7 +263,10 @@ def triplet_margin(
 
     Numerical care: the ``1e-6`` keeps the distance of identical vectors away
     from 0, where the norm has no derivative; where a difference is exactly
-    ``-1e-6`` the distance's gradient is taken as 0 (double ``where``).
+    ``-1e-6`` the distance's gradient is taken as 0 (double ``where``). The kinks
+    have PyTorch's gradients (torch 2.13): at ``d(a, p) - d(a, n) + margin = 0``
+    the whole gradient (its ``clamp_min``), and with ``swap=True`` half to each
+    distance where ``d(a, n) == d(p, n)`` (its ``min``).
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> a = jnp.array([[0.0, 0.0]]); pos = jnp.array([[0.0, 1.0]]); neg = jnp.array([[3.0, 0.0]])
@@ -265,12 +278,15 @@ def triplet_margin(
     (``(sum |a - p|^p + eps)^(1/p)``), so values differ by about ``1e-6``.
     """
     fn = "triplet_margin"
+    p = single_number(p, name="p", fn=fn, meaning="the order of the norm, one for every triplet")
     (a, pos, neg), mask, dtype = _vectors(fn, (anchor, positive, negative), ("anchor", "positive", "negative"), where)
+    m = _core.parameter_array(margin, a.shape[:-1], name="margin", fn=fn, mask=mask, fill=1.0).astype(a.dtype)
     d_pos = _pairwise_distance(a, pos, p)
     d_neg = _pairwise_distance(a, neg, p)
     if swap:
-        d_neg = jnp.minimum(d_neg, _pairwise_distance(pos, neg, p))
-    values = jnp.maximum(d_pos - d_neg + margin, 0.0)
+        d_neg = jnp.minimum(d_neg, _pairwise_distance(pos, neg, p))  # half to each at a tie, as torch.min
+    z = d_pos - d_neg + m
+    values = jnp.where(z < 0, 0.0, z)  # PyTorch's clamp_min: gradient 1 at z = 0 (jnp.maximum: 1/2)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 
@@ -305,7 +321,8 @@ def contrastive(
       embeddings_a: first embeddings, shape ``(..., d)``.
       embeddings_b: second embeddings, same shape.
       targets: one label per pair in {0, 1} (1 = similar; bool and int accepted), shape ``(...)``.
-      margin: distance beyond which a dissimilar pair costs nothing (>= 0).
+      margin: distance beyond which a dissimilar pair costs nothing (>= 0), a number
+        or one value per pair (broadcastable to ``(...)``), differentiable.
       weights: per-pair weights, broadcastable to ``(...)``.
       where: per-pair boolean mask.
       reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one value per pair).
@@ -313,6 +330,8 @@ def contrastive(
     Numerical care: the similar term uses ``d^2`` directly (smooth); the
     dissimilar term needs ``d = sqrt(d^2)``, whose derivative is infinite at
     ``d = 0``: a double ``where`` makes the gradient 0 for identical embeddings.
+    The dissimilar term is a squared hinge: its gradient at d = margin is 0 from
+    both sides.
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> a = jnp.array([[0.0, 0.0], [0.0, 0.0]]); b = jnp.array([[0.0, 0.5], [0.0, 0.5]])
@@ -326,7 +345,8 @@ def contrastive(
     y, valid = _pair_targets(fn, targets, shape=a.shape[:-1], work=a.dtype, mask=mask, allowed=_core.Targets.BINARY)
     d2 = jnp.sum(jnp.square(a - b), axis=-1)
     d = _sqrt_or_zero(d2)
-    values = _core.poison_invalid(y * d2 + (1.0 - y) * jnp.square(jnp.maximum(margin - d, 0.0)), valid)
+    m = _core.parameter_array(margin, d.shape, name="margin", fn=fn, mask=mask, fill=1.0).astype(d.dtype)
+    values = _core.poison_invalid(y * d2 + (1.0 - y) * jnp.square(jnp.maximum(m - d, 0.0)), valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 
@@ -372,7 +392,8 @@ def ntxent(
       embeddings: shape ``(..., n, d)``; each ``(n, d)`` slice is one batch
         (leading axes are independent batches).
       labels: integer group ids, shape ``(..., n)``.
-      temperature: > 0; optax's default 0.07.
+      temperature: > 0; optax's default 0.07. A single number (the scale of every
+        cosine logit of the batch); an array raises a ``TypeError``.
       weights: per-anchor weights, broadcastable to ``(..., n)``.
       where: per-example boolean mask; an excluded example is removed from its
         batch (as anchor and as candidate).
@@ -390,6 +411,8 @@ def ntxent(
     Reference: optax.losses.ntxent (0.2.8; same value wherever it is finite).
     """
     fn = "ntxent"
+    temperature = single_number(temperature, name="temperature", fn=fn,
+                                meaning="the scale of every cosine logit of the batch")
     x = _core.float_array(embeddings, name="embeddings", fn=fn)
     _core.check_rank(x, min_rank=2, fn=fn, name="embeddings", meaning="a batch of n examples with d features")
     y = jnp.asarray(labels)

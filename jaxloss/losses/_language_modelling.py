@@ -28,7 +28,8 @@ from jaxloss import _core, _kinds
 from jaxloss._core import ArrayLike, Reduction
 from jaxloss._kinds import problems
 from jaxloss._registry import Hyperparameter, Task, register
-from jaxloss.losses._class_inputs import LABEL_SMOOTHING, is_zero
+from jaxloss.losses._class_inputs import LABEL_SMOOTHING, is_zero, mix, smoothing_array
+from jaxloss.losses._scalar_options import single_number
 
 __all__ = ["linear_cross_entropy"]
 
@@ -194,7 +195,9 @@ def linear_cross_entropy(
         temporaries are a few ``token_chunk_size x chunk_size`` blocks (32 MiB each in float32 at the
         defaults), whatever the number of tokens and the vocabulary.
       ignore_index: a label to skip (padding), like ``where``.
-      label_smoothing, z_loss, logit_softcap: as in the formula.
+      label_smoothing, z_loss, logit_softcap: as in the formula. ``label_smoothing`` and ``z_loss``
+        are numbers or one value per token (broadcastable to ``labels``' shape), differentiable;
+        ``logit_softcap`` is a single number (an array raises a ``TypeError``).
       weights, where, reduction: per-token weights, mask and reduction (``"mean"`` over the tokens kept).
 
     Numerical care: float32 accumulation for half-precision inputs (the products in the inputs' dtype
@@ -258,21 +261,26 @@ def linear_cross_entropy(
     work = _core.compute_dtype(jnp.result_type(h.dtype, w.dtype))
     if h.dtype != w.dtype:  # one product dtype; half precision stays half with float32 accumulation
         h, w = h.astype(work), w.astype(work)
+    if logit_softcap is not None:
+        single_number(logit_softcap, name="logit_softcap", fn=fn, meaning="the cap of every logit, c tanh(z / c)")
     softcap = None if logit_softcap is None else jnp.asarray(logit_softcap, work)
     flat_h = h.reshape(-1, h.shape[-1])
     flat_t = jnp.clip(t.reshape(-1), 0, vocab - 1).astype(jnp.int32)
     flat_keep = None if mask is None else mask.reshape(-1)
     wb, bb = _blocks(w, None if b is None else b.astype(w.dtype), min(chunk_size, vocab))
-    lse, picked, mean = _stats(flat_h, wb, bb, flat_t, softcap, vocab, work, token_chunk_size, flat_keep)
-    # softmax_cross_entropy's own form, (1 - eps)(lse - z_y) - eps (mean - lse), not lse - (1 - eps) z_y
+    stats = _stats(flat_h, wb, bb, flat_t, softcap, vocab, work, token_chunk_size, flat_keep)
+    lse, picked, mean = (v.reshape(example_shape) for v in stats)
+    # softmax_cross_entropy's own form, (1 - eps)(lse - z_y) + eps (lse - mean), not lse - (1 - eps) z_y
     # - eps mean: the same number, and the same inf or NaN where a label sits on a masked token. A term
-    # whose weight is a Python 0 is left out, as there: 0 * inf would turn an inf logit's inf into NaN.
+    # whose weight is 0 adds nothing, as there, however the 0 arrives: 0 * inf would turn an inf logit's
+    # inf into NaN (a concrete 0 skips the term; a traced 0 is guarded, value and gradient).
     values = lse - picked
     if not is_zero(label_smoothing):
-        eps = jnp.asarray(label_smoothing, work)
-        values = (1 - eps) * values - eps * (mean - lse)
+        values = mix(values, lse - mean, smoothing_array(label_smoothing, example_shape, fn=fn, mask=mask, dtype=work))
     if not is_zero(z_loss):
-        values = values + jnp.asarray(z_loss, work) * jnp.square(lse)
-    values = _core.poison_invalid(values.reshape(example_shape), valid)
+        z = _core.parameter_array(z_loss, example_shape, name="z_loss", fn=fn, mask=mask, fill=0.0).astype(work)
+        off = (z == 0) & ~jnp.isfinite(lse)
+        values = values + jnp.where(off, 0.0, z * jnp.square(jnp.where(off, 0.0, lse)))  # double where
+    values = _core.poison_invalid(values, valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=out_dtype, fn=fn)
 

@@ -12,6 +12,11 @@ target format and what ``"mean"`` averages over) and the jaxloss conventions:
   the last axis reduced, and divide by the number of classes ``C`` as PyTorch does.
 - ``weights=`` and ``where=`` act per value of ``reduction="none"``; excluded
   entries contribute nothing to the value or the gradient.
+- At a hinge's kink the gradient is PyTorch's (torch 2.13): the whole gradient
+  where PyTorch writes ``clamp_min(z, 0)`` (:func:`margin_ranking`,
+  :func:`hinge_embedding`: ``z < 0`` is clamped, ``z = 0`` is not) and 0 where
+  its CPU kernel tests ``z > 0`` (:func:`multi_margin`, :func:`multilabel_margin`).
+  Each docstring states its value.
 
 Two multiclass hinge losses exist and they differ: :func:`multi_margin` is the
 Weston-Watkins form (PyTorch's ``multi_margin_loss``: a sum over every wrong
@@ -82,11 +87,13 @@ def margin_ranking(
       scores_a: scores of the first items, any shape.
       scores_b: scores of the second items, the same shape.
       targets: ``+1`` (a above b) or ``-1`` (b above a), the same shape.
-      margin: required gap (>= 0; PyTorch's default 0).
+      margin: required gap (>= 0; PyTorch's default 0), a number or an array
+        broadcastable to the scores (NumPy's rule), differentiable.
       weights, where, reduction: per-entry weights, mask and reduction.
 
-    Numerical care: piecewise linear; finite at any score (the kink at the
-    margin has gradient 1/2, as ``jnp.maximum`` defines it).
+    Numerical care: piecewise linear; finite at any score. At the kink
+    (``-y (a - b) + margin = 0``) the gradient is the whole one, ``-y`` for
+    ``a`` and ``+y`` for ``b``, as PyTorch's ``clamp_min`` gives (torch 2.13).
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> a, b, y = jnp.array([1.0, 2.0]), jnp.array([2.0, 1.0]), jnp.array([1.0, 1.0])
@@ -104,7 +111,10 @@ def margin_ranking(
     dtype = a.dtype
     work = _core.compute_dtype(dtype)
     a, b, y = (_core.exclude(v, mask).astype(work) for v in (a, b, y))
-    values = _core.poison_invalid(jnp.maximum(0.0, -y * (a - b) + margin), valid)
+    m = _core.parameter_array(margin, a.shape, name="margin", fn=fn, mask=mask, fill=0.0).astype(work)
+    z = -y * (a - b) + m
+    # PyTorch's clamp_min(z, 0): gradient 1 at z = 0 (jnp.maximum would give 1/2); NaN stays NaN.
+    values = _core.poison_invalid(jnp.where(z < 0, 0.0, z), valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 
@@ -251,8 +261,11 @@ def multilabel_margin(
 
     Shapes are static: the target set is a ``(..., C)`` mask built with
     comparisons, the pair terms a ``(..., C, C)`` array, so it is jit-able and
-    vmap-able. Indices ``>= C`` before the end of a list raise a ``ValueError``
-    outside ``jit``; under ``jit`` they make that example's value and gradient NaN.
+    vmap-able. At a kink (``x_j - x_i = 1``) the pair's gradient is 0,
+    PyTorch's: its CPU kernel counts a pair only where ``1 - (x_j - x_i) > 0``
+    (torch 2.13). Indices ``>= C`` before the end of a list raise a
+    ``ValueError`` outside ``jit``; under ``jit`` they make that example's value
+    and gradient NaN.
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> x = jnp.array([[0.1, 0.2, 0.4, 0.8]])
@@ -288,7 +301,8 @@ def multilabel_margin(
     is_target = jnp.any(active[..., :, None] & (idx[..., :, None] == classes), axis=-2)  # (..., C)
     xs = _core.upcast(_core.exclude(x, mask))
     x_target = jnp.take_along_axis(xs, idx, axis=-1)  # (..., slots)
-    hinge = jnp.maximum(0.0, 1.0 - x_target[..., :, None] + xs[..., None, :])  # (..., slots, C)
+    z = 1.0 - x_target[..., :, None] + xs[..., None, :]  # (..., slots, C)
+    hinge = jnp.where(z <= 0, 0.0, z)  # gradient 0 at z = 0, PyTorch's (jnp.maximum would give 1/2)
     pairs = active[..., :, None] & ~is_target[..., None, :]
     values = jnp.sum(jnp.where(pairs, hinge, 0.0), axis=(-2, -1)) / num_classes
     values = _core.poison_invalid(values, valid)
@@ -325,22 +339,28 @@ def hinge_embedding(
     Args:
       distances: non-negative distances, any shape.
       targets: ``+1`` (similar) or ``-1`` (dissimilar), the same shape.
-      margin: distance beyond which a dissimilar pair costs nothing (>= 0).
+      margin: distance beyond which a dissimilar pair costs nothing (>= 0), a
+        number or an array broadcastable to the distances, differentiable.
       weights, where, reduction: per-entry weights, mask and reduction.
 
-    Numerical care: piecewise linear, finite at any distance.
+    Numerical care: piecewise linear, finite at any distance. At ``x = margin``
+    a dissimilar pair's gradient is -1, PyTorch's (its ``clamp_min`` passes the
+    whole gradient at 0; torch 2.13).
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> d, y = jnp.array([0.5, 2.0, 0.25]), jnp.array([1.0, -1.0, -1.0])
     >>> jl.hinge_embedding(d, y, reduction="none").tolist()
     [0.5, 0.0, 0.75]
     """
-    def kernel(x: jax.Array, y: jax.Array) -> jax.Array:
-        # PyTorch's two branches, each 0 where the other label applies.
-        return jnp.where(y != 1, jnp.maximum(0.0, margin - x), 0.0) + jnp.where(y != -1, x, 0.0)
+    def kernel(x: jax.Array, y: jax.Array, margin: jax.Array) -> jax.Array:
+        # PyTorch's two branches, each 0 where the other label applies. clamp_min(margin - x, 0): gradient
+        # -1 at x = margin, as PyTorch's (jnp.maximum would give -1/2).
+        z = margin - x
+        return jnp.where(y != 1, jnp.where(z < 0, 0.0, z), 0.0) + jnp.where(y != -1, x, 0.0)
 
-    return _signed_elementwise(kernel, distances, targets, fn="hinge_embedding", predictions_name="distances",
-                               weights=weights, where=where, reduction=reduction)
+    return _core.parametrized_elementwise(
+        kernel, distances, targets, fn="hinge_embedding", parameters={"margin": (margin, 1.0)}, weights=weights,
+        where=where, reduction=reduction, targets_in=_core.Targets.SIGNED, predictions_name="distances")
 
 
 @register(
@@ -384,14 +404,17 @@ def multi_margin(
       predictions: scores, shape ``(..., C)``; ``-inf`` for masked-out classes.
       targets: integer class indices, shape ``(...)``.
       p: 1 or 2, the exponent of the hinge.
-      margin: required gap (>= 0).
+      margin: required gap (>= 0), a number or one value per example (broadcastable
+        to ``predictions.shape[:-1]``; never one per class), differentiable.
       class_weights: one weight per class, shape ``(C,)``.
       weights: per-example weights, broadcastable to ``predictions.shape[:-1]``.
       where: per-example boolean mask.
       reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one value per example).
 
     Numerical care: the hinge is clamped before the power, so a ``-inf`` score
-    gives 0 (not ``0 * inf``) in the value and the gradient.
+    gives 0 (not ``0 * inf``) in the value and the gradient. At the kink
+    (``x_i = x_y - margin``) the gradient is 0, PyTorch's: its CPU kernel counts a
+    class only where ``margin - x_y + x_i > 0`` (torch 2.13).
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> x, y = jnp.array([[0.1, 0.2, 0.4, 0.8]]), jnp.array([3])
@@ -401,10 +424,14 @@ def multi_margin(
     fn = "multi_margin"  # p is an int in [1, 2]: checked by its declaration (register), before this runs
     inputs = class_inputs(fn, predictions, targets, where=where, allow_probabilities=False)
     x = inputs.predictions
+    # One margin per example (its class axis added): never read per class, whatever the shapes.
+    m = _core.parameter_array(margin, x.shape[:-1], name="margin", fn=fn, mask=inputs.mask).astype(x.dtype)
     true_score = pick(x, inputs.targets)
     is_target = jax.lax.broadcasted_iota(jnp.int32, x.shape, x.ndim - 1) == inputs.targets[..., None]
-    # Clamp first: a -inf score gives max(0, -inf) = 0, never inf * 0.
-    h = jnp.maximum(0.0, margin - true_score[..., None] + x)
+    # Clamp first: a -inf score gives 0, never inf * 0. Only z > 0 counts (gradient 0 at z = 0, PyTorch's
+    # CPU kernel; jnp.maximum would give 1/2); NaN stays NaN.
+    z = m[..., None] - true_score[..., None] + x
+    h = jnp.where(z <= 0, 0.0, z)
     if p == 2:
         h = h * h
     values = jnp.sum(jnp.where(is_target, 0.0, h), axis=-1) / x.shape[-1]

@@ -21,7 +21,6 @@ All natural logarithms (nats).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -91,6 +90,9 @@ def generalized_kl_divergence(
     0.0
     """
     fn = "generalized_kl_divergence"
+    given = _core.as_array(targets, name="targets", fn=fn)
+    if jnp.iscomplexobj(given):  # its real part would pass as a measure
+        raise TypeError(f"{fn}: targets must be real non-negative measures; got dtype {given.dtype}.")
     inputs = class_inputs(fn, predictions, targets, where=where, allow_probabilities=True)
     if inputs.is_labels:
         raise TypeError(f"{fn}: targets must be non-negative measures of the predictions' shape, not class indices.")
@@ -152,6 +154,9 @@ def jensen_shannon(
     True
     """
     fn = "jensen_shannon"
+    given = _core.as_array(targets, name="targets", fn=fn)
+    if jnp.iscomplexobj(given):  # its real part would pass as a distribution
+        raise TypeError(f"{fn}: targets must be real probability vectors; got dtype {given.dtype}.")
     inputs = class_inputs(fn, predictions, targets, where=where, allow_probabilities=True)
     if inputs.is_labels:
         raise TypeError(f"{fn}: targets must be probability vectors of the predictions' shape, not class indices.")
@@ -171,22 +176,6 @@ def jensen_shannon(
 
 
 # -- noise-model likelihoods -----------------------------------------------------------------------
-
-
-def _likelihood(
-    kernel: Any, predictions: ArrayLike, targets: ArrayLike, *, fn: str, params: dict[str, Any],
-    weights: Any, where: Any, reduction: str,
-) -> jax.Array:
-    shape = tuple(jnp.shape(predictions))
-    mask = _core.mask_array(where, shape, fn=fn)
-    arrays = {
-        name: _core.parameter_array(value, shape, name=name, fn=fn, mask=mask, fill=1.0)
-        for name, value in params.items()
-    }
-    return _core.elementwise(
-        lambda p, t: kernel(t - p, **{k: v.astype(p.dtype) for k, v in arrays.items()}),
-        predictions, targets, fn=fn, weights=weights, where=where, reduction=reduction,
-    )
 
 
 @register(
@@ -243,8 +232,9 @@ def student_t_nll(
                     + gammaln(0.5 * df) - gammaln(0.5 * (df + 1)))
         return log_norm + 0.5 * (df + 1) * _core.log1p_square(r / (scale * jnp.sqrt(df)))
 
-    return _likelihood(kernel, predictions, targets, fn="student_t_nll", params={"df": df, "scale": scale},
-                       weights=weights, where=where, reduction=reduction)
+    return _core.parametrized_elementwise(
+        lambda p, t, df, scale: kernel(t - p, df, scale), predictions, targets, fn="student_t_nll",
+        parameters={"df": (df, 1.0), "scale": (scale, 1.0)}, weights=weights, where=where, reduction=reduction)
 
 
 @register(
@@ -268,7 +258,8 @@ def laplace_nll(
     median regression with a predicted uncertainty (``scale`` differentiable,
     scalar or broadcastable array): its minimiser in ``p`` is the median and in
     ``c`` the mean absolute error. Convex in ``p``; the gradient there is
-    ``sign(p - t) / c`` (0 at exactly ``p == t``). Negative when ``c < 1/2``.
+    ``sign(p - t) / c`` (0 at exactly ``p == t``, as PyTorch's ``Laplace.log_prob``
+    gives). Negative when ``c < 1/2``.
 
     Args:
       predictions: locations, any shape.
@@ -281,7 +272,9 @@ def laplace_nll(
     True
     """
     def kernel(r: jax.Array, scale: jax.Array) -> jax.Array:
-        return jnp.log(2 * scale) + jnp.abs(r) / scale
+        # _core.absolute: the subgradient 0 at r = 0 (jnp.abs differentiates to 1 there), PyTorch's value.
+        return jnp.log(2 * scale) + _core.absolute(r) / scale
 
-    return _likelihood(kernel, predictions, targets, fn="laplace_nll", params={"scale": scale},
-                       weights=weights, where=where, reduction=reduction)
+    return _core.parametrized_elementwise(
+        lambda p, t, scale: kernel(t - p, scale), predictions, targets, fn="laplace_nll",
+        parameters={"scale": (scale, 1.0)}, weights=weights, where=where, reduction=reduction)

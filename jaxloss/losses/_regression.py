@@ -15,8 +15,8 @@ returned in their own dtype.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -119,12 +119,27 @@ def mean_absolute_error(
     )
 
 
-def _huber_kernel(error: jax.Array, delta: Any) -> jax.Array:
-    # Quadratic part on min(|e|, delta), linear part on the rest: the gradient
-    # is e inside and delta * sign(e) outside, never counted twice.
-    abs_error = jnp.abs(error)
-    quadratic = jnp.minimum(abs_error, delta)
-    return 0.5 * jnp.square(quadratic) + delta * (abs_error - quadratic)
+def _huber_kernel(error: jax.Array, delta: jax.Array) -> jax.Array:
+    # Quadratic part on the error clipped to [-delta, delta], linear part on what lies beyond: the
+    # gradient is e inside and delta * sign(e) outside (both e at |e| = delta, PyTorch's value there),
+    # never counted twice, and the second derivative is 1 inside (at e = 0 too: no |e| in that part).
+    quadratic = jnp.clip(error, -delta, delta)
+    return 0.5 * jnp.square(quadratic) + delta * jnp.maximum(_core.absolute(error) - delta, 0.0)
+
+
+def _smooth_l1_kernel(error: jax.Array, beta: jax.Array) -> jax.Array:
+    # PyTorch's piecewise form: 0.5 e^2 / beta for |e| < beta, |e| - 0.5 beta otherwise. Written as
+    # Huber / beta it would be 0 / 0 at beta = 0. Here 1 / beta is taken as 0 at beta = 0 (double
+    # where), where the quadratic zone is empty anyway, so beta = 0 is the absolute error whether beta
+    # is a Python number, an array or traced. e = 0 counts as inside for every beta: the loss there
+    # is 0 for every beta >= 0 (derivative 0 in beta; the linear piece would say -1/2). The signed
+    # e gives the exact second derivative 1 / beta at e = 0; 0.5 e (e / beta) never forms e^2, which
+    # would overflow for a huge beta.
+    inside = (_core.absolute(error) < beta) | (error == 0)
+    positive = beta > 0
+    inverse = jnp.where(positive, 1 / jnp.where(positive, beta, jnp.ones((), beta.dtype)), jnp.zeros((), beta.dtype))
+    e_in = jnp.where(inside, error, jnp.zeros((), error.dtype))
+    return jnp.where(inside, 0.5 * e_in * (e_in * inverse), _core.absolute(error) - 0.5 * beta)
 
 
 @register(
@@ -149,21 +164,25 @@ def huber(
     ``e = p - t``. Use it for regression with outliers when you still want a
     smooth minimum: the gradient is ``e`` near the target and is clipped to
     ``delta`` in size far from it. Matches PyTorch's ``HuberLoss`` and Keras's
-    ``Huber``; optax's ``huber_loss`` is the same per-entry function.
+    ``Huber``; optax's ``huber_loss`` is the same per-entry function. The
+    gradient at the joins ``|e| = delta`` is ``e`` (both pieces agree there, as
+    in PyTorch) and at ``e = 0`` it is 0.
 
     Args:
       predictions: real array, any shape.
       targets: real array of the same shape.
-      delta: the error at which the loss turns linear (> 0).
+      delta: the error at which the loss turns linear (> 0), a number or an
+        array broadcastable to the predictions (differentiable).
       weights, where, reduction: as in :func:`mean_squared_error`.
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> jl.huber(jnp.array([0.5, 2.0, 10.0]), jnp.zeros(3), reduction="none").tolist()
     [0.125, 1.5, 9.5]
     """
-    return _core.elementwise(
-        lambda p, t: _huber_kernel(p - t, delta), predictions, targets,
-        fn="huber", weights=weights, where=where, reduction=reduction,
+    return _core.parametrized_elementwise(
+        lambda p, t, delta: _huber_kernel(p - t, delta), predictions, targets, fn="huber",
+        parameters={"delta": (delta, 1.0)},
+        weights=weights, where=where, reduction=reduction,
     )
 
 
@@ -187,27 +206,29 @@ def smooth_l1(
 
     ``0.5 e^2 / beta`` if ``|e| < beta`` else ``|e| - 0.5 beta``. The gradient
     is bounded by 1 whatever ``beta``; ``beta = 0`` is exactly the absolute
-    error. Use it for bounding-box regression or wherever PyTorch code used it.
+    error, however ``beta`` arrives (a Python number, an array, a traced value).
+    The gradient is ``sign(e)`` at ``|e| = beta`` and 0 at ``e = 0``, PyTorch's
+    values. Use it for bounding-box regression or wherever PyTorch code used it.
 
     Args:
       predictions: real array, any shape.
       targets: real array of the same shape.
-      beta: width of the quadratic zone (>= 0).
+      beta: width of the quadratic zone (>= 0), a number or an array
+        broadcastable to the predictions (differentiable).
       weights, where, reduction: as in :func:`mean_squared_error`.
+
+    Numerical care: computed piecewise, as PyTorch does, with a double ``where``
+    around the division by ``beta``: at ``beta = 0`` the quadratic zone is empty
+    and no ``0 / 0`` reaches the value or the gradient.
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> jl.smooth_l1(jnp.array([0.5, 3.0]), jnp.zeros(2), reduction="none").tolist()
     [0.125, 2.5]
     """
-
-    def kernel(p: jax.Array, t: jax.Array) -> jax.Array:
-        error = p - t
-        if isinstance(beta, (int, float)) and beta == 0:
-            return _core.absolute(error)
-        return _huber_kernel(error, beta) / beta
-
-    return _core.elementwise(
-        kernel, predictions, targets, fn="smooth_l1", weights=weights, where=where, reduction=reduction,
+    return _core.parametrized_elementwise(
+        lambda p, t, beta: _smooth_l1_kernel(p - t, beta), predictions, targets, fn="smooth_l1",
+        parameters={"beta": (beta, 1.0)},
+        weights=weights, where=where, reduction=reduction,
     )
 
 
@@ -271,12 +292,15 @@ def quantile(
     With ``u = t - p``: ``tau * u`` if ``u >= 0`` (under-prediction) else
     ``(tau - 1) * u``. Minimised in expectation by the ``tau``-quantile of the
     target distribution; ``tau = 0.5`` is half the absolute error. Use it for
-    prediction intervals or asymmetric costs.
+    prediction intervals or asymmetric costs. At ``p == t`` the gradient is
+    ``0.5 - tau``, the midpoint of the subdifferential ``[-tau, 1 - tau]`` (0 at
+    ``tau = 0.5``, as for the absolute error).
 
     Args:
       predictions: real array, any shape.
       targets: real array of the same shape.
-      tau: the quantile, in [0, 1].
+      tau: the quantile, in [0, 1], a number or an array broadcastable to the
+        predictions (differentiable).
       weights, where, reduction: as in :func:`mean_squared_error`.
 
     Under-predicting costs ``tau`` per unit, over-predicting ``1 - tau``:
@@ -286,12 +310,14 @@ def quantile(
     [0.9, 0.1]
     """
 
-    def kernel(p: jax.Array, t: jax.Array) -> jax.Array:
-        residual = t - p
+    def kernel(error: jax.Array, tau: jax.Array) -> jax.Array:
+        residual = -error
+        # jnp.maximum splits its gradient at a tie: 0.5 - tau at residual = 0.
         return jnp.maximum(tau * residual, (tau - 1.0) * residual)
 
-    return _core.elementwise(
-        kernel, predictions, targets, fn="quantile", weights=weights, where=where, reduction=reduction,
+    return _core.parametrized_elementwise(
+        lambda p, t, tau: kernel(p - t, tau), predictions, targets, fn="quantile", parameters={"tau": (tau, 0.5)},
+        weights=weights, where=where, reduction=reduction,
     )
 
 
@@ -353,7 +379,8 @@ def mean_absolute_percentage_error(
     Returned as a fraction like scikit-learn (0.1 means 10%), not as a
     percentage like Keras. ``eps`` is float64 machine epsilon, as in
     scikit-learn: a target of exactly 0 gives a huge but finite value. Use it
-    when targets are far from zero and errors should be relative.
+    when targets are far from zero and errors should be relative. The gradient at
+    exactly ``p == t`` is 0 (a subgradient, as for the absolute error).
 
     Args:
       predictions: real array, any shape.
@@ -439,6 +466,51 @@ def _check_variance(variance: jax.Array, *, fn: str) -> jax.Array:
     return valid
 
 
+def _torch_variance_shape(scale: jax.Array, shape: tuple[int, ...], *, fn: str, name: str) -> jax.Array:
+    """``scale`` spread over the predictions' ``shape`` by PyTorch's ``gaussian_nll_loss`` rule.
+
+    Accepted, as PyTorch accepts them: a number (any 0-d form: one value for every entry), the
+    predictions' shape, their shape without the last axis (one value per row: PyTorch unsqueezes it
+    there), and the predictions' rank with exactly one axis that differs, of size 1. NumPy's rule
+    reads some of these differently (a ``(N,)`` variance on ``(N, N)`` predictions per column, where
+    PyTorch reads it per row), so it is never applied: any other shape raises.
+    """
+    s_shape = tuple(scale.shape)
+    if scale.ndim == 0 or s_shape == shape:
+        return jnp.broadcast_to(scale, shape)
+    if len(shape) >= 1 and s_shape == shape[:-1]:
+        return jnp.broadcast_to(scale[..., None], shape)
+    if len(s_shape) == len(shape):
+        differ = [i for i, (a, b) in enumerate(zip(shape, s_shape)) if a != b]
+        if len(differ) == 1 and s_shape[differ[0]] == 1:
+            return jnp.broadcast_to(scale, shape)
+    per_column = ""
+    if len(shape) >= 2:
+        per_column = (f" For one value per column (the last axis), pass shape {(1,) * (len(shape) - 1) + shape[-1:]}; "
+                      "NumPy broadcasting is not applied, because it reads some shapes differently from PyTorch.")
+    raise ValueError(
+        f"{fn}: {name} of shape {s_shape} does not fit predictions of shape {shape}. As in PyTorch's "
+        f"GaussianNLLLoss, give one value per entry (shape {shape}), one per row of the last axis "
+        f"(shape {shape[:-1]}), the predictions' rank with a single axis of size 1 where it differs "
+        f"(e.g. {shape[:-1] + (1,)}), or a number.{per_column}")
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _clamp_keep_gradient(v: jax.Array, floor: float) -> jax.Array:
+    """max(v, floor) whose derivative is 1 everywhere: PyTorch's clamp under ``no_grad``.
+
+    Below the floor the gradient of a loss of ``v`` is the gradient at the floor, not 0, so a
+    variance head pushed below it still gets a signal back up.
+    """
+    return jnp.maximum(v, floor)
+
+
+@_clamp_keep_gradient.defjvp
+def _clamp_keep_gradient_jvp(floor: float, primals: tuple, tangents: tuple) -> tuple:
+    (v,), (dv,) = primals, tangents
+    return _clamp_keep_gradient(v, floor), dv  # itself, so that every order of derivative passes through
+
+
 @register(
     task=Task.PROBABILISTIC_REGRESSION,
     formula="0.5 (log v + (p - t)^2 / v)   (v = max(variance, 1e-6); + 0.5 log(2 pi) if full)",
@@ -461,15 +533,26 @@ def gaussian_nll(
     ``1e-6`` as PyTorch's ``GaussianNLLLoss`` does; ``full=True`` adds
     ``0.5 log(2 pi)``. Pass ``variance=`` (positive) or, better for training a
     variance head, ``log_variance=`` (any real; no clamp needed:
-    ``0.5 * (s + (p - t)^2 exp(-s))``). Both broadcast to the predictions and
-    are differentiable. With neither, the variance is 1 (half the squared
-    error). "convex" refers to the predictions (the means).
+    ``0.5 * (s + (p - t)^2 exp(-s))``). Both are differentiable. With neither,
+    the variance is 1 (half the squared error). "convex" refers to the
+    predictions (the means).
+
+    Both spread over the predictions by PyTorch's rule, not NumPy's: a number;
+    the predictions' shape; their shape without the last axis (one value per
+    row, e.g. ``(N,)`` for ``(N, D)`` predictions, even when ``N == D``); or
+    the predictions' rank with one axis of size 1 where the shapes differ
+    (``(N, 1)``, ``(1, D)``). Any other shape raises a ``ValueError``.
+
+    As in PyTorch, the clamp keeps the gradient: below ``1e-6`` the gradient
+    with respect to ``variance`` is the gradient at ``1e-6`` (PyTorch clamps
+    under ``no_grad``), so a variance head stuck below the clamp still gets
+    pushed back up rather than receiving 0.
 
     Args:
       predictions: predicted means.
       targets: observations, same shape.
-      variance: predicted variances (> 0), broadcastable to predictions.
-      log_variance: predicted log-variances, broadcastable to predictions.
+      variance: predicted variances (>= 0; PyTorch's shapes, above).
+      log_variance: predicted log-variances (PyTorch's shapes, above).
       full: add the constant ``0.5 log(2 pi)``.
       weights, where, reduction: as in :func:`mean_squared_error`.
 
@@ -483,10 +566,10 @@ def gaussian_nll(
     p_shape = tuple(jnp.shape(predictions))
     scale = log_variance if log_variance is not None else variance
     if scale is not None:
-        scale = _core.float_array(scale, name="log_variance" if log_variance is not None else "variance", fn=fn)
-        scale = _core.broadcastable(scale, p_shape, fn=fn, name="variance" if log_variance is None else "log_variance")
-        if where is not None:
-            scale = _core.exclude(scale, _core.mask_array(where, p_shape, fn=fn))
+        name = "log_variance" if log_variance is not None else "variance"
+        scale = _torch_variance_shape(_core.float_array(scale, name=name, fn=fn), p_shape, fn=fn, name=name)
+        if where is not None:  # excluded entries may hold anything (NaN, a negative variance): a safe 1
+            scale = jnp.where(_core.mask_array(where, p_shape, fn=fn), scale, jnp.ones((), scale.dtype))
         scale = _core.upcast(scale)
     # A negative variance is an error (as in PyTorch): eagerly a ValueError, under jit NaN in the
     # value and gradient of that entry (0 is allowed and clamped like any variance below epsilon).
@@ -498,7 +581,8 @@ def gaussian_nll(
             s = scale.astype(p.dtype)
             values = 0.5 * (s + sq * jnp.exp(-s))
         elif variance is not None:
-            v = jnp.maximum(scale.astype(p.dtype), _VARIANCE_EPSILON)
+            # PyTorch's clamp: the value at max(variance, 1e-6), the gradient passed through unchanged.
+            v = _clamp_keep_gradient(scale.astype(p.dtype), _VARIANCE_EPSILON)
             values = _core.poison_invalid(0.5 * (jnp.log(v) + sq / v), valid)
         else:
             values = 0.5 * sq

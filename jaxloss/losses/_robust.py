@@ -31,8 +31,6 @@ ignored, at the price of local minima: start from a least-squares or Huber fit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -55,26 +53,6 @@ _WELSCH_CLIP = 40.0
 _ALPHA_TWO_WINDOW = 1e-4
 _NEAR_TWO = 0.1
 _SQRT_HALF = math.sqrt(0.5)
-
-
-def _robust(
-    kernel: Callable[..., jax.Array], predictions: ArrayLike, targets: ArrayLike, *, fn: str,
-    params: dict[str, tuple[Any, float]], weights: Any, where: Any, reduction: str,
-) -> jax.Array:
-    """The element-wise pipeline, with per-entry parameters ``name -> (value, fill)``.
-
-    Their ranges were checked by the registry, every concrete value, before the loss runs.
-    """
-    shape = tuple(jnp.shape(predictions))
-    mask = _core.mask_array(where, shape, fn=fn)
-    arrays = {
-        name: _core.parameter_array(value, shape, name=name, fn=fn, mask=mask, fill=fill)
-        for name, (value, fill) in params.items()
-    }
-    return _core.elementwise(
-        lambda p, t: kernel(p - t, **{k: v.astype(p.dtype) for k, v in arrays.items()}),
-        predictions, targets, fn=fn, weights=weights, where=where, reduction=reduction,
-    )
 
 
 # -- the special losses ----------------------------------------------------------------------------
@@ -115,9 +93,9 @@ def cauchy(
     >>> [round(v, 4) for v in jl.cauchy(jnp.array([0.1, 2.0, 1e20]), jnp.zeros(3), reduction="none").tolist()]
     [0.005, 1.0986, 91.4]
     """
-    return _robust(
-        lambda e, scale: jnp.square(scale) * _core.log1p_square(e / scale * _SQRT_HALF),
-        predictions, targets, fn="cauchy", params={"scale": (scale, 1.0)},
+    return _core.parametrized_elementwise(
+        lambda p, t, scale: jnp.square(scale) * _core.log1p_square((p - t) / scale * _SQRT_HALF),
+        predictions, targets, fn="cauchy", parameters={"scale": (scale, 1.0)},
         weights=weights, where=where, reduction=reduction,
     )
 
@@ -162,9 +140,9 @@ def welsch(
     >>> [round(v, 4) for v in jl.welsch(jnp.array([0.1, 2.0, 1e20]), jnp.zeros(3), reduction="none").tolist()]
     [0.005, 0.8647, 1.0]
     """
-    return _robust(
-        lambda e, scale: jnp.square(scale) * _welsch(e / scale),
-        predictions, targets, fn="welsch", params={"scale": (scale, 1.0)},
+    return _core.parametrized_elementwise(
+        lambda p, t, scale: jnp.square(scale) * _welsch((p - t) / scale),
+        predictions, targets, fn="welsch", parameters={"scale": (scale, 1.0)},
         weights=weights, where=where, reduction=reduction,
     )
 
@@ -213,9 +191,9 @@ def geman_mcclure(
     >>> [round(v, 4) for v in jl.geman_mcclure(jnp.array([0.1, 2.0, 1e20]), jnp.zeros(3), reduction="none").tolist()]
     [0.005, 1.0, 2.0]
     """
-    return _robust(
-        lambda e, scale: jnp.square(scale) * _geman_mcclure(e / scale),
-        predictions, targets, fn="geman_mcclure", params={"scale": (scale, 1.0)},
+    return _core.parametrized_elementwise(
+        lambda p, t, scale: jnp.square(scale) * _geman_mcclure((p - t) / scale),
+        predictions, targets, fn="geman_mcclure", parameters={"scale": (scale, 1.0)},
         weights=weights, where=where, reduction=reduction,
     )
 
@@ -263,9 +241,9 @@ def tukey_biweight(
     >>> [round(v, 4) for v in jl.tukey_biweight(jnp.array([0.1, 0.5, 3.0]), jnp.zeros(3), reduction="none").tolist()]
     [0.005, 0.0964, 0.1667]
     """
-    return _robust(
-        lambda e, scale: jnp.square(scale) * _tukey(e / scale),
-        predictions, targets, fn="tukey_biweight", params={"scale": (scale, 1.0)},
+    return _core.parametrized_elementwise(
+        lambda p, t, scale: jnp.square(scale) * _tukey((p - t) / scale),
+        predictions, targets, fn="tukey_biweight", parameters={"scale": (scale, 1.0)},
         weights=weights, where=where, reduction=reduction,
     )
 
@@ -397,9 +375,9 @@ def general_robust(
     >>> [round(v, 4) for v in jl.general_robust(e, jnp.zeros(3), alpha=2.0, reduction="none").tolist()]
     [0.0, 0.5, 4.5]
     """
-    return _robust(
-        lambda e, alpha, scale: _general_robust(e / scale, alpha),
+    return _core.parametrized_elementwise(
+        lambda p, t, alpha, scale: _general_robust((p - t) / scale, alpha),
         predictions, targets, fn="general_robust",
-        params={"alpha": (alpha, 0.0), "scale": (scale, 1.0)},
+        parameters={"alpha": (alpha, 0.0), "scale": (scale, 1.0)},
         weights=weights, where=where, reduction=reduction,
     )

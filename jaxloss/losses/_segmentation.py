@@ -17,7 +17,10 @@ Conventions of this family:
 - ``smooth`` is added to the numerator and the denominator of each ratio, so an
   empty mask predicted empty costs 0 and every loss is finite for empty masks;
   with ``smooth=0`` such a 0 / 0 costs 0 too.
-- ``reduction="none"`` gives one value per image; ``weights``/``where`` are per image.
+- ``reduction="none"`` gives one value per image; ``weights``/``where`` are per image,
+  and so is every numeric option (``smooth``, ``alpha``, ``beta``, ``gamma``): a number,
+  or an array of one value per image (broadcastable to the images' shape), never read
+  along a pixel or class axis.
 - Each loss is computed as ``(weighted errors) / (denominator)`` rather than
   ``1 - ratio``, so there is no cancellation near a perfect prediction.
 
@@ -115,6 +118,13 @@ def _image_overlaps(
     return _Overlap(tp, fp, fn_, mask, valid, dtype)
 
 
+def _per_image(value: Any, o: _Overlap, *, name: str, fn: str, fill: float) -> jax.Array:
+    """An option as one value per image (a number, or an array broadcastable to the images' shape), with
+    the class axis added; excluded images take ``fill``, so that a NaN there reaches no gradient."""
+    shape = o.tp.shape[:-1]
+    return _core.parameter_array(value, shape, name=name, fn=fn, mask=o.mask, fill=fill).astype(o.tp.dtype)[..., None]
+
+
 def _reduce_images(per_class: jax.Array, o: _Overlap, *, fn: str, weights: Any, reduction: str) -> jax.Array:
     """Averages the per-class losses of each image, poisons invalid images with NaN, reduces over images."""
     values = jnp.mean(per_class, axis=-1)
@@ -157,7 +167,8 @@ def dice(
         for binary masks, ``(..., H, W, C)`` for C classes.
       targets: binary masks in [0, 1] of the predictions' shape; integer label
         maps ``(..., H, W)``; or one-hot maps ``(..., H, W, C)`` with ``multiclass=True``.
-      smooth: added to the numerator and the denominator (>= 0).
+      smooth: added to the numerator and the denominator (>= 0); a number or one value
+        per image (broadcastable to the images' shape ``(...)``), as every option here.
       from_logits: whether predictions are logits (sigmoid / softmax applied).
       multiclass: treat the last axis as classes with one-hot targets; inferred
         (True) for integer label maps.
@@ -181,7 +192,7 @@ def dice(
     fn = "dice"
     o = _image_overlaps(fn, predictions, targets, from_logits=from_logits, multiclass=multiclass,
                         spatial_dims=spatial_dims, where=where)
-    per_class = dice_complement(o.tp, o.fp, o.fn, smooth)
+    per_class = dice_complement(o.tp, o.fp, o.fn, _per_image(smooth, o, name="smooth", fn=fn, fill=1.0))
     return _reduce_images(per_class, o, fn=fn, weights=weights, reduction=reduction)
 
 
@@ -214,7 +225,8 @@ def jaccard(
         for binary masks, ``(..., H, W, C)`` for C classes.
       targets: binary masks in [0, 1] of the predictions' shape; integer label
         maps ``(..., H, W)``; or one-hot maps ``(..., H, W, C)`` with ``multiclass=True``.
-      smooth: added to the numerator and the denominator (>= 0).
+      smooth: added to the numerator and the denominator (>= 0); a number or one value
+        per image (broadcastable to the images' shape ``(...)``), as every option here.
       from_logits: whether predictions are logits.
       multiclass: treat the last axis as classes with one-hot targets.
       spatial_dims: number of trailing pixel axes of one image.
@@ -234,7 +246,7 @@ def jaccard(
     o = _image_overlaps(fn, predictions, targets, from_logits=from_logits, multiclass=multiclass,
                         spatial_dims=spatial_dims, where=where)
     # Jaccard's complement is Tversky's with alpha = beta = 1: (FP + FN) / (TP + FP + FN + smooth).
-    per_class = tversky_complement(o.tp, o.fp, o.fn, 1.0, 1.0, smooth)
+    per_class = tversky_complement(o.tp, o.fp, o.fn, 1.0, 1.0, _per_image(smooth, o, name="smooth", fn=fn, fill=1.0))
     return _reduce_images(per_class, o, fn=fn, weights=weights, reduction=reduction)
 
 
@@ -279,7 +291,8 @@ def tversky(
         maps ``(..., H, W)``; or one-hot maps ``(..., H, W, C)`` with ``multiclass=True``.
       alpha: weight of false positives (>= 0).
       beta: weight of false negatives (>= 0).
-      smooth: added to the numerator and the denominator (>= 0).
+      smooth: added to the numerator and the denominator (>= 0); a number or one value
+        per image (broadcastable to the images' shape ``(...)``), as every option here.
       from_logits: whether predictions are logits.
       multiclass: treat the last axis as classes with one-hot targets.
       spatial_dims: number of trailing pixel axes of one image.
@@ -298,7 +311,9 @@ def tversky(
     fn = "tversky"
     o = _image_overlaps(fn, predictions, targets, from_logits=from_logits, multiclass=multiclass,
                         spatial_dims=spatial_dims, where=where)
-    per_class = tversky_complement(o.tp, o.fp, o.fn, alpha, beta, smooth)
+    per_class = tversky_complement(
+        o.tp, o.fp, o.fn, _per_image(alpha, o, name="alpha", fn=fn, fill=0.5),
+        _per_image(beta, o, name="beta", fn=fn, fill=0.5), _per_image(smooth, o, name="smooth", fn=fn, fill=1.0))
     return _reduce_images(per_class, o, fn=fn, weights=weights, reduction=reduction)
 
 
@@ -352,7 +367,8 @@ def focal_tversky(
       alpha: weight of false positives (>= 0).
       beta: weight of false negatives (>= 0).
       gamma: exponent of ``1 - TI`` (> 0).
-      smooth: added to the numerator and the denominator (>= 0).
+      smooth: added to the numerator and the denominator (>= 0); a number or one value
+        per image (broadcastable to the images' shape ``(...)``), as every option here.
       from_logits: whether predictions are logits.
       multiclass: treat the last axis as classes with one-hot targets.
       spatial_dims: number of trailing pixel axes of one image.
@@ -372,5 +388,8 @@ def focal_tversky(
     fn = "focal_tversky"
     o = _image_overlaps(fn, predictions, targets, from_logits=from_logits, multiclass=multiclass,
                         spatial_dims=spatial_dims, where=where)
-    per_class = _power(tversky_complement(o.tp, o.fp, o.fn, alpha, beta, smooth), gamma)
+    complement = tversky_complement(
+        o.tp, o.fp, o.fn, _per_image(alpha, o, name="alpha", fn=fn, fill=0.5),
+        _per_image(beta, o, name="beta", fn=fn, fill=0.5), _per_image(smooth, o, name="smooth", fn=fn, fill=1.0))
+    per_class = _power(complement, _per_image(gamma, o, name="gamma", fn=fn, fill=1.0))
     return _reduce_images(per_class, o, fn=fn, weights=weights, reduction=reduction)

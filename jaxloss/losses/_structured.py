@@ -21,8 +21,11 @@ from jaxloss import _core, _kinds
 from jaxloss._core import ArrayLike, Reduction
 from jaxloss._kinds import problems
 from jaxloss._registry import Hyperparameter, Task, register
-from jaxloss.losses._class_inputs import LABEL_SMOOTHING, class_inputs, is_zero, pick, reduce_examples
-from jaxloss.losses._cross_entropy import log_prob_of_label
+from jaxloss.losses._class_inputs import (
+    LABEL_SMOOTHING, class_inputs, is_zero, mix, pick, reduce_examples, smoothing_array,
+)
+from jaxloss.losses._cross_entropy import log_prob_of_label, mean_log_prob
+from jaxloss.losses._scalar_options import single_number
 
 
 __all__ = ["sparsemax_loss", "poly1_cross_entropy", "bitempered_logistic", "symmetric_cross_entropy"]
@@ -39,6 +42,16 @@ def _safe_pow(base: jax.Array, exponent: float) -> jax.Array:
     """base ** exponent for base >= 0 (exponent > 0), with a finite derivative of every order at 0."""
     positive = base > 0
     return jnp.where(positive, jnp.where(positive, base, 1.0) ** exponent, 0.0)
+
+
+def _poison_unmaskable(values: jax.Array, x: jax.Array) -> jax.Array:
+    """NaN (value and gradient) for the examples with a NaN or ``+inf`` logit.
+
+    Only ``-inf`` masks a class out. The sparsemax and tempered kernels mask every non-finite logit, so
+    without this a NaN or ``+inf`` logit would be dropped silently and the example given a finite wrong
+    value (softmax cross-entropy gives NaN or ``inf`` there).
+    """
+    return _core.poison_invalid(values, ~(jnp.isnan(x) | (x == jnp.inf)))
 
 
 # -- sparsemax ------------------------------------------------------------------------------------
@@ -98,7 +111,8 @@ def sparsemax_loss(
     maximum, using differences ``z_j - z_y``; the support is found by a sort
     without gradient and the threshold recomputed differentiably, so the
     gradient is exactly ``p - q``. A ``-inf`` logit gets zero probability; a
-    target on a ``-inf`` class gives ``inf``.
+    target on a ``-inf`` class gives ``inf``; a NaN or ``+inf`` logit makes
+    that example's value and gradient NaN (never a silently dropped class).
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> float(jl.sparsemax_loss(jnp.array([[3.0, 0.0, -1.0]]), jnp.array([0])))
@@ -126,7 +140,7 @@ def sparsemax_loss(
         q = inputs.targets
         values = jnp.sum((p - q) * z, axis=-1) - 0.5 * jnp.sum(p * p, axis=-1) + 0.5 * jnp.sum(q * q, axis=-1)
         target_finite = ~jnp.any((q != 0) & ~finite, axis=-1)
-    values = jnp.where(target_finite, values, jnp.inf)
+    values = _poison_unmaskable(jnp.where(target_finite, values, jnp.inf), x)
     return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
 
 
@@ -172,9 +186,11 @@ def poly1_cross_entropy(
     Args:
       predictions: logits ``(..., K)``; ``-inf`` for masked-out classes.
       targets: integer class indices ``(...)`` or probability vectors ``(..., K)``.
-      coefficient: of the first polynomial term, the paper's epsilon_1 (>= -1).
+      coefficient: of the first polynomial term, the paper's epsilon_1 (>= -1); a number or one
+        value per example (broadcastable to ``predictions.shape[:-1]``), differentiable.
       label_smoothing: ``eps``; the target becomes ``(1 - eps) q + eps / K``
-        over the classes with finite logits (as :func:`softmax_cross_entropy`).
+        over the classes with finite logits (as :func:`softmax_cross_entropy`); a number
+        or one value per example, differentiable.
       ignore_index: a label value to exclude.
       weights, where, reduction: per-example weights, mask and reduction.
 
@@ -197,23 +213,26 @@ def poly1_cross_entropy(
     finite = jnp.isfinite(x)
     n_finite = jnp.maximum(jnp.sum(finite, axis=-1), 1).astype(x.dtype)
     smoothing = not is_zero(label_smoothing)
+    eps = smoothing_array(label_smoothing, x.shape[:-1], fn=fn, mask=inputs.mask, dtype=x.dtype) if smoothing else None
     if inputs.is_labels:
         log_p_y = pick(log_p, inputs.targets)
         ce = -log_p_y
         one_minus_pt = -jnp.expm1(log_p_y)
         if smoothing:
             uniform_ce = -jnp.sum(jnp.where(finite, log_p, 0.0), axis=-1) / n_finite
-            ce = (1.0 - label_smoothing) * ce + label_smoothing * uniform_ce
+            ce = mix(ce, uniform_ce, eps)
             # sum_c q_c (1 - p_c) with q = (1 - eps) one_hot + eps * finite / n.
-            one_minus_pt = (1.0 - label_smoothing) * one_minus_pt + label_smoothing * (n_finite - 1.0) / n_finite
+            one_minus_pt = mix(one_minus_pt, (n_finite - 1.0) / n_finite, eps)
     else:
         q = inputs.targets
         if smoothing:
-            q = (1.0 - label_smoothing) * q + label_smoothing * finite / n_finite[..., None]
+            q = (1.0 - eps[..., None]) * q + eps[..., None] * finite / n_finite[..., None]
         present = q != 0
         ce = -jnp.sum(jnp.where(present, q * jnp.where(present, log_p, 0.0), 0.0), axis=-1)
         one_minus_pt = jnp.sum(q * -jnp.expm1(log_p), axis=-1)
-    return reduce_examples(ce + coefficient * one_minus_pt, inputs, fn=fn, weights=weights, reduction=reduction)
+    c = _core.parameter_array(coefficient, ce.shape, name="coefficient", fn=fn, mask=inputs.mask, fill=0.0)
+    return reduce_examples(ce + c.astype(ce.dtype) * one_minus_pt, inputs, fn=fn, weights=weights,
+                           reduction=reduction)
 
 
 # -- bi-tempered logistic loss --------------------------------------------------------------------
@@ -361,10 +380,11 @@ def bitempered_logistic(
     Args:
       predictions: logits ``(..., K)``; ``-inf`` for masked-out classes.
       targets: integer class indices ``(...)`` or probability vectors ``(..., K)``.
-      t1: temperature of the logarithm, in [0, 1].
-      t2: temperature of the softmax, in (0, 5].
+      t1: temperature of the logarithm, in [0, 1]; a single Python number.
+      t2: temperature of the softmax, in (0, 5]; a single Python number.
       num_iters: iterations of the normalization (t2 != 1).
-      label_smoothing: ``eps`` as in the reference code (see above).
+      label_smoothing: ``eps`` as in the reference code (see above); a number or one
+        value per example, differentiable.
       ignore_index: a label value to exclude.
       weights, where, reduction: per-example weights, mask and reduction.
 
@@ -372,7 +392,9 @@ def bitempered_logistic(
     a probability, with a double-where at 0, so classes outside the finite
     support (``t2 < 1``) and ``-inf`` logits have finite derivatives;
     ``lambda`` has the exact implicit derivative (escort probabilities
-    ``p^t2 / sum p^t2``); ``t2 = 1`` uses a log-sum-exp.
+    ``p^t2 / sum p^t2``); ``t2 = 1`` uses a log-sum-exp. Only ``-inf`` masks a
+    class: a NaN or ``+inf`` logit gives NaN for that example (``inf`` or NaN as
+    in cross-entropy at ``t1 = t2 = 1`` with class indices).
 
     >>> import jax.numpy as jnp, jaxloss as jl
     >>> x, y = jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])
@@ -387,24 +409,45 @@ def bitempered_logistic(
     """
     fn = "bitempered_logistic"
     for key, value in (("t1", t1), ("t2", t2)):
+        single_number(value, name=key, fn=fn, meaning="a temperature, which selects the algorithm")
         if _core.is_traced(value):
             raise TypeError(f"{fn}: {key} must be a Python number (it selects the algorithm); got a traced value.")
     t1, t2 = float(t1), float(t2)
     inputs = class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
     x = inputs.predictions
     smoothing = not is_zero(label_smoothing)
-    if t1 == 1.0 and t2 == 1.0 and inputs.is_labels and not smoothing:
-        # Softmax cross-entropy exactly, by its kernel: logsumexp(x) - x_y, no one-hot array.
+    eps = smoothing_array(label_smoothing, x.shape[:-1], fn=fn, mask=inputs.mask, dtype=x.dtype) if smoothing else None
+    if t1 == 1.0 and t2 == 1.0 and inputs.is_labels:
+        # KL(q || softmax(x)) by the cross-entropy kernels, no one-hot array: logsumexp(x) - x_y without
+        # smoothing (softmax cross-entropy exactly), and with it the same mix as softmax_cross_entropy's, so
+        # that a traced eps of 0 gives what a Python 0 gives (also for a +inf logit).
         values = -log_prob_of_label(x, inputs.targets, from_logits=True)
+        if smoothing:
+            values = _smoothed_label_kl(values, x, eps)
         return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
     q = _target_distribution(inputs, x.shape[-1], x.dtype)
     if smoothing:
         finite = jnp.isfinite(x)
         n_finite = jnp.sum(finite, axis=-1, keepdims=True).astype(x.dtype)
-        share = label_smoothing / jnp.maximum(n_finite - 1.0, 1.0)
+        share = eps[..., None] / jnp.maximum(n_finite - 1.0, 1.0)
         q = jnp.where(n_finite > 1, (1.0 - n_finite * share) * q + share * finite, q)
-    values = _bitempered_terms(x, q, t1, t2, int(num_iters))
+    values = _poison_unmaskable(_bitempered_terms(x, q, t1, t2, int(num_iters)), x)
     return reduce_examples(values, inputs, fn=fn, weights=weights, reduction=reduction)
+
+
+def _smoothed_label_kl(nll: jax.Array, x: jax.Array, eps: jax.Array) -> jax.Array:
+    """The loss at ``t1 = t2 = 1`` for integer labels with the reference's label smoothing, from ``nll = -log p_y``.
+
+    With ``n`` finite logits the target is ``1 - eps`` on the label and ``s = eps / (n - 1)`` on each other
+    finite class, so ``KL(q || p) = (1 - n s) nll + n s (-mean log p) + (1 - eps) log(1 - eps) + (n - 1) s log s``:
+    the cross-entropy's uniform mix with weight ``n s``, plus the targets' negative entropy (0 at eps = 0).
+    """
+    finite = jnp.isfinite(x)
+    n = jnp.sum(finite, axis=-1).astype(x.dtype)
+    share = eps / jnp.maximum(n - 1.0, 1.0)
+    spread = jnp.where(n > 1, n * share, 0.0)
+    negentropy = jnp.where(n > 1, _core.xlogx(1.0 - eps) + (n - 1.0) * _core.xlogx(share), 0.0)
+    return mix(nll, -mean_log_prob(x, from_logits=True), spread) + negentropy
 
 
 # -- symmetric cross-entropy ----------------------------------------------------------------------
@@ -448,7 +491,9 @@ def symmetric_cross_entropy(
       targets: integer class indices ``(...)`` or probability vectors ``(..., K)``.
       alpha: weight of CE (>= 0; the paper uses 0.1 on CIFAR-10).
       beta: weight of RCE (>= 0; the paper uses 1.0).
-      log_zero: the stand-in ``A < 0`` for ``log 0``.
+      log_zero: the stand-in ``A < 0`` for ``log 0``. Each of ``alpha``, ``beta`` and
+        ``log_zero`` is a number or one value per example (broadcastable to
+        ``predictions.shape[:-1]``; never one per class), differentiable.
       ignore_index: a label value to exclude.
       weights, where, reduction: per-example weights, mask and reduction.
 
@@ -467,15 +512,19 @@ def symmetric_cross_entropy(
     fn = "symmetric_cross_entropy"
     inputs = class_inputs(fn, predictions, targets, where=where, ignore_index=ignore_index)
     x = inputs.predictions
+    # One value per example for each option (never read per class, whatever the shapes); excluded examples
+    # take a safe value, so that a NaN there reaches no gradient.
+    w_ce, w_rce, a = (_core.parameter_array(v, x.shape[:-1], name=k, fn=fn, mask=inputs.mask, fill=f).astype(x.dtype)
+                      for k, v, f in (("alpha", alpha, 0.0), ("beta", beta, 0.0), ("log_zero", log_zero, -1.0)))
     log_p = jax.nn.log_softmax(x, axis=-1)
     if inputs.is_labels:
         log_p_y = pick(log_p, inputs.targets)
         ce = -log_p_y
-        rce = -log_zero * -jnp.expm1(log_p_y)
+        rce = -a * -jnp.expm1(log_p_y)
     else:
         q = inputs.targets
         present = q > 0
         ce = -jnp.sum(jnp.where(present, q * jnp.where(present, log_p, 0.0), 0.0), axis=-1)
-        log_q = jnp.maximum(jnp.where(present, _core.safe_log(q, present), log_zero), log_zero)
+        log_q = jnp.maximum(jnp.where(present, _core.safe_log(q, present), a[..., None]), a[..., None])
         rce = -jnp.sum(jax.nn.softmax(x, axis=-1) * log_q, axis=-1)
-    return reduce_examples(alpha * ce + beta * rce, inputs, fn=fn, weights=weights, reduction=reduction)
+    return reduce_examples(w_ce * ce + w_rce * rce, inputs, fn=fn, weights=weights, reduction=reduction)

@@ -89,7 +89,8 @@ def soft_f1(
     Args:
       predictions: logits (probabilities with ``from_logits=False``), shape ``(..., m)``: ``m`` items per set.
       targets: ``{0, 1}`` (or soft, in [0, 1]) of the same shape.
-      smooth: additive smoothing ``> 0`` in numerator and denominator (as :func:`jaxloss.dice`'s).
+      smooth: additive smoothing ``> 0`` in numerator and denominator (as :func:`jaxloss.dice`'s); a number
+        or one value per set (broadcastable to ``predictions.shape[:-1]``), differentiable.
       from_logits: whether predictions are logits.
       weights: per-set weights, broadcastable to ``predictions.shape[:-1]``.
       where: per-set boolean mask of shape ``predictions.shape[:-1]``.
@@ -113,7 +114,9 @@ def soft_f1(
     tp, fp, fn_ = soft_counts(p, q, t, -1)
     # Dice's kernel, (FP + FN) / (2 TP + FP + FN + smooth): no cancellation near a perfect prediction, and
     # the denominator >= smooth > 0 is finite for sets without positives and without predicted positives.
-    values = _core.poison_invalid(dice_complement(tp, fp, fn_, smooth), valid)
+    # One smooth per set (a number, or an array broadcastable to the sets' shape): never read along the items.
+    s = _core.parameter_array(smooth, tp.shape, name="smooth", fn=fn, mask=mask).astype(tp.dtype)
+    values = _core.poison_invalid(dice_complement(tp, fp, fn_, s), valid)
     return _core.reduce(values, reduction=reduction, weights=weights, mask=mask, dtype=dtype, fn=fn)
 
 

@@ -207,3 +207,21 @@ def test_ntxent_ignores_the_length_of_embeddings(x, scale):
     np.testing.assert_allclose(ntxent(scale * x, labels), ntxent(x, labels), rtol=1e-8)
     assert float(ntxent(x, labels)) >= 0.0
 
+
+
+@pytest.mark.parametrize("loss, args, key", [
+    (jl.triplet_margin, (np.zeros((4, 2)), np.ones((4, 2)), -np.ones((4, 2))), "p"),
+    (jl.ntxent, (np.eye(4), np.array([0, 0, 1, 1])), "temperature"),
+])
+def test_options_with_no_per_example_meaning_refuse_an_array_by_name(loss, args, key):
+    # One order of the norm for every triplet, one temperature for the batch's logits: an array is refused by
+    # name (not jnp's broadcasting error, nor a silent reading along the feature or candidate axis), traced
+    # too; one number in any form is accepted.
+    with pytest.raises(TypeError, match=rf"{loss.__name__}: {key} must be a single number"):
+        loss(*args, **{key: np.full(4, 2.0)})
+    with pytest.raises(TypeError, match=rf"{loss.__name__}: {key} must be a single number"):
+        jax.jit(lambda v: loss(*args, **{key: v}))(jnp.full(4, 2.0))
+    one = loss(*args, **{key: 1.5})
+    for form in (np.float64(1.5), jnp.asarray(1.5)):
+        np.testing.assert_allclose(loss(*args, **{key: form}), one, rtol=1e-12)
+    np.testing.assert_allclose(jax.jit(lambda v: loss(*args, **{key: v}))(1.5), one, rtol=1e-12)

@@ -203,3 +203,16 @@ def test_multilabel_margin_bad_indices():
     with pytest.raises(TypeError, match="multilabel_margin: targets must hold integer class indices"):
         jl.multilabel_margin(x, np.zeros((2, 3)))
 
+
+
+@pytest.mark.parametrize("loss", [jl.multi_margin, jl.multiclass_hinge])
+def test_a_margin_per_example_is_read_per_example_when_examples_equal_classes(loss):
+    # 3 examples, 3 classes: NumPy's broadcasting would apply a (3,) margin per class, silently.
+    x = np.array([[0.2, 1.0, -0.5], [1.5, 0.1, 0.3], [0.0, 0.4, 0.9]])
+    y = np.array([1, 0, 2])
+    margins = np.array([0.5, 1.0, 2.0])
+    got = loss(x, y, margin=margins, reduction="none")
+    expected = [loss(x, y, margin=float(m), reduction="none")[i] for i, m in enumerate(margins)]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match=rf"{loss.__name__}: margin of shape \(3, 1\)"):
+        loss(x, y, margin=margins[:, None])

@@ -127,3 +127,18 @@ def test_overlap_losses_in_unit_interval_and_tversky_swap_symmetry(p, t, alpha, 
         jl.tversky(p, t, alpha=alpha, beta=beta, smooth=smooth, from_logits=False, reduction="none"),
         jl.tversky(t, p, alpha=beta, beta=alpha, smooth=smooth, from_logits=False, reduction="none"), atol=1e-12)
 
+
+
+@pytest.mark.parametrize("loss, key", [(jl.dice, "smooth"), (jl.jaccard, "smooth"), (jl.tversky, "alpha"),
+                                       (jl.tversky, "beta"), (jl.focal_tversky, "gamma")])
+def test_an_option_per_image_is_read_per_image(loss, key):
+    # Two images of 2 x 2 pixels: an option of shape (2,) is one value per image, never per pixel column, and an
+    # (N, 1) option is refused by name (NumPy's broadcasting would make an (N, N) table of it).
+    rng = np.random.default_rng(0)
+    x, t = rng.normal(size=(2, 2, 2)), (rng.uniform(size=(2, 2, 2)) > 0.5).astype(float)
+    values = np.array([0.3, 1.7])
+    got = loss(x, t, **{key: values}, reduction="none")
+    expected = [loss(x, t, **{key: float(v)}, reduction="none")[i] for i, v in enumerate(values)]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match=rf"{loss.__name__}: {key} of shape \(2, 1\)"):
+        loss(x, t, **{key: values[:, None]})

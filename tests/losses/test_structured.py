@@ -165,3 +165,22 @@ def test_poly1_and_sce_are_nonnegative_for_any_logits(seed, epsilon, log_zero):
     assert np.all(np.asarray(jl.poly1_cross_entropy(x, y, coefficient=epsilon, reduction="none")) >= -1e-12)
     assert np.all(np.asarray(jl.symmetric_cross_entropy(x, y, log_zero=log_zero, reduction="none")) >= 0)
 
+
+
+# -- only -inf masks a class ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("options", [{}, {"t1": 0.8, "t2": 1.2}, {"t1": 0.5}, {"t2": 0.8}], ids=str)
+def test_a_nan_or_plus_inf_logit_is_never_dropped_silently(options):
+    # The sparsemax and tempered kernels mask every non-finite logit; a NaN or +inf one must not be read as a
+    # masked class (a finite wrong value): NaN for that example, value and gradient. -inf still masks.
+    x = np.array([[1.0, np.nan, 0.0], [1.0, np.inf, 0.0], [1.0, -np.inf, 0.0], [1.0, 2.0, 0.0]])
+    y = np.array([0, 0, 0, 0])
+    masked = np.array([[1.0, 0.0]])
+    for loss, kwargs in ((jl.bitempered_logistic, options), (jl.sparsemax_loss, {})):
+        values = np.asarray(loss(x, y, **kwargs, reduction="none"))
+        assert np.isnan(values[0]) and not np.isfinite(values[1]), (loss.__name__, kwargs, values)
+        np.testing.assert_allclose(values[2], loss(masked, y[:1], **kwargs, reduction="none")[0], rtol=1e-12)
+        assert np.isfinite(values[3])
+        g = np.asarray(jax.grad(lambda z, f=loss, k=kwargs: f(z, y, **k, reduction="none")[2:].sum())(x))
+        assert np.all(np.isfinite(g[2:][np.isfinite(x[2:])]))

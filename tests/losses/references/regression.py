@@ -27,11 +27,10 @@ def _huber(p, t, delta=1.0):
 
 @reference("smooth_l1")
 def _smooth_l1(p, t, beta=1.0):
-    # torch.nn.SmoothL1Loss documentation.
+    # torch.nn.SmoothL1Loss documentation (beta = 0: l1_loss; beta may be an array here).
     e = np.abs(p - t)
-    if beta == 0:
-        return e
-    return np.where(e < beta, 0.5 * e**2 / beta, e - 0.5 * beta)
+    beta = np.asarray(beta, np.float64)
+    return np.where(e < beta, 0.5 * e**2 / np.where(beta > 0, beta, 1.0), e - 0.5 * beta)
 
 
 @reference("log_cosh")
@@ -65,12 +64,32 @@ def _poisson(p, t, log_input=True, full=False):
     return out
 
 
+def torch_variance_shape(var, shape):
+    """``var`` spread over ``shape`` by torch.nn.functional.gaussian_nll_loss's rule (torch 2.13).
+
+    PyTorch: a float is used everywhere; otherwise ``var.size() == input.size()``, or
+    ``input.size()[:-1] == var.size()`` (then ``var.unsqueeze(-1)``: one value per row), or the same
+    number of dimensions with a single mismatched one where var has size 1; anything else is
+    ``ValueError("var is of incorrect size")``. jaxloss takes a 0-d array as PyTorch takes a float.
+    """
+    var = np.asarray(var, np.float64)
+    shape = tuple(shape)
+    if var.ndim == 0 or var.shape == shape:
+        return np.broadcast_to(var, shape)
+    if shape[:-1] == var.shape:
+        return np.broadcast_to(var[..., None], shape)
+    if var.ndim == len(shape) and sum(y for x, y in zip(shape, var.shape) if x != y) == 1:
+        return np.broadcast_to(var, shape)
+    raise ValueError("var is of incorrect size")
+
+
 @reference("gaussian_nll")
-def _gaussian_nll(p, t, variance=None, log_variance=None, full=False):
+def torch_gaussian_nll(p, t, variance=None, log_variance=None, full=False):
+    # torch.nn.functional.gaussian_nll_loss (torch 2.13): var clamped at 1e-6, PyTorch's shape rule.
     if log_variance is not None:
-        v = np.exp(np.asarray(log_variance, np.float64))
+        v = np.exp(torch_variance_shape(log_variance, np.shape(p)))
     elif variance is not None:
-        v = np.maximum(np.asarray(variance, np.float64), 1e-6)
+        v = np.maximum(torch_variance_shape(variance, np.shape(p)), 1e-6)
     else:
         v = np.ones_like(p)
     out = 0.5 * (np.log(v) + (p - t) ** 2 / v)
