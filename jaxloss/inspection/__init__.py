@@ -5,11 +5,11 @@
   at one point and returns a :class:`Report`: the value, the gradient, the
   Hessian (full up to 100 entries; above that its exact diagonal, one
   Hessian-vector product per entry, batched with ``lax.map``, up to 20,000
-  entries), per-example losses and gradients (``vmap`` of ``grad``), the examples
-  that dominate the gradient, the reduction's denominator and each example's
-  effective weight, a central finite-difference check of the gradient (float64
-  when x64 is enabled; float32 differences are approximate and the report says
-  so), per-term values for composites, and every NaN/inf with where it was.
+  entries), per-example losses and gradients, the examples that dominate the
+  gradient, the reduction's denominator and each example's effective weight, a
+  central finite-difference check of the gradient (float64 when x64 is enabled;
+  float32 differences are approximate and the report says so), per-term values
+  for composites, and every NaN/inf with where it was.
 * :func:`grad_curve`: value, first and second derivative along a range of errors.
 * :func:`check`: the stability card, the battery of hard inputs of a loss's input
   kind (``InputKind.hard`` in ``jaxloss._kinds``) through the value, ``grad``, ``jvp``,
@@ -30,6 +30,18 @@ excluded examples are 0); the effective weight ``c_i`` is what the reduction
 multiplies it by: ``value = sum_i c_i l_i`` and ``gradient = sum_i c_i grad l_i``
 (``c_i = w_i m_i / D`` for ``"mean"``, with ``D`` the count, the masked count or
 the sum of weights; ``w_i m_i`` for ``"sum"``).
+
+Per-example gradients are taken within the batch. Whether examples interact (the
+gradient of one example's loss reaches other examples' inputs: a batch loss such
+as ``ntxent`` on one batch, or a user's loss against the batch mean) is measured
+at the point, with reverse-mode derivatives of groups of examples (one program),
+and reported as ``Report.examples_interact``. Independent examples get the
+gradient of their own slice; interacting ones get the row of the Jacobian, the
+gradient of ``l_i`` with respect to the whole argument (``Report.per_example_full``;
+so does an argument with no example axis), so the identity above holds for every
+loss. The finite-difference error of an entry is relative to the larger of the
+entry and the gradient's scale: a correct float64 gradient reads 1e-8 or less,
+exact zeros included.
 
 >>> import jax.numpy as jnp, jaxloss as jl
 >>> report = jl.inspect("huber", jnp.array([0.5, 2.0, 10.0]), jnp.zeros(3), delta=1.0)

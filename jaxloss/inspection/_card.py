@@ -12,7 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxloss import _registry
+from jaxloss._arguments import integer_argument
 from jaxloss.compose import Composite
+from jaxloss.inspection._arguments import case_indices, floating_dtypes, loss_argument
 from jaxloss.inspection._format import arg_name, nonfinite
 from jaxloss.inspection._kinds_view import Sample, hard_inputs, kind_of
 from jaxloss.inspection._programs import derivatives
@@ -72,10 +74,14 @@ class Card:
                 f"<th>status</th><th>detail</th></tr>{body}</table><p>{esc(self.summary())}</p></div>")
 
 
+_WHAT = "a registered loss's name (e.g. 'huber'), a loss function or a composite"
+
+
 def stability_cases(name_or_loss: Any, *, kind: Any = None, seed: int = 6) -> list[Sample]:
     """The hard inputs :func:`check` runs for a loss (its input kind's ``hard`` inputs)."""
-    fn = _registry.get(name_or_loss) if isinstance(name_or_loss, str) else name_or_loss
-    return hard_inputs(kind_of(fn, kind)[1], seed)
+    fn = loss_argument("stability_cases", "name_or_loss", name_or_loss, what=_WHAT)
+    seed = integer_argument("stability_cases", "seed", seed, low=0)
+    return hard_inputs(kind_of(fn, kind, "stability_cases")[1], seed)
 
 
 def _finite_everywhere(tree: Any) -> tuple[bool, str]:
@@ -153,8 +159,15 @@ def check(name_or_loss: Any, *, kind: Any = None, dtypes: Sequence[Any] = (jnp.f
       name_or_loss: a registered name or loss, or a composite whose terms share an input kind.
       kind: the input kind (a ``jaxloss._kinds`` object or its name, e.g. ``"regression"``), for
         losses not in the registry.
-      dtypes: the dtypes to run (the Hessian is checked in float32 only).
+      dtypes: the floating-point dtypes to run, a list (the Hessian is checked in float32 only).
       cases: indices into :func:`stability_cases` (default: all).
+      seed: the seed of the hard inputs' random parts.
+
+    Raises:
+      KeyError: an unknown loss or kind name.
+      ValueError: a function that is not registered and no ``kind=``, a dtype that is not floating
+        point, a case index out of range.
+      TypeError: arguments of the wrong type.
 
     A case is skipped, with the reason, when the loss does not take its
     options, when the input is only promised finite for losses claiming a
@@ -170,13 +183,15 @@ def check(name_or_loss: Any, *, kind: Any = None, dtypes: Sequence[Any] = (jnp.f
     >>> card.ok, len(card.rows) > 0
     (True, True)
     """
-    fn = _registry.get(name_or_loss) if isinstance(name_or_loss, str) else name_or_loss
+    fn = loss_argument("check", "name_or_loss", name_or_loss, what=_WHAT)
+    dtypes = floating_dtypes("check", "dtypes", dtypes)
+    seed = integer_argument("check", "seed", seed, low=0)
     name, kind_name = kind_of(fn, kind)
     entry = getattr(fn, "info", None)
     props = entry.properties if isinstance(entry, _registry.LossInfo) else (
         fn.properties() if isinstance(fn, Composite) else frozenset())
     all_cases = stability_cases(fn, kind=kind_name, seed=seed)
-    chosen = range(len(all_cases)) if cases is None else cases
+    chosen = range(len(all_cases)) if cases is None else case_indices("check", "cases", cases, len(all_cases))
     float32_values: dict[int, Any] = {}
     rows = [_check_case(fn, props, all_cases[i], dt, float32_values) for i in chosen for dt in dtypes]
     return Card(name, kind_name, rows)

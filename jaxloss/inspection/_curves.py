@@ -9,8 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxloss import _registry
+from jaxloss._arguments import array_argument, integer_argument, real_argument
 from jaxloss.inspection import _programs
-from jaxloss.inspection._kinds_view import curve_point
+from jaxloss.inspection._arguments import loss_argument
+from jaxloss.inspection._kinds_view import curve_axis, curve_point
 
 
 class GradCurve(NamedTuple):
@@ -46,10 +48,25 @@ def grad_curve(loss: Any, errors: Any, *, target: float | None = None, num_class
     >>> c.first.tolist(), c.second.tolist()
     ([-1.0, 0.5, 1.0], [0.0, 1.0, 0.0])
     """
-    fn = _registry.get(loss) if isinstance(loss, str) else loss
+    fn = loss_argument("grad_curve", "loss", loss, what="a loss name (e.g. 'huber'), a loss function or a composite")
+    num_classes = integer_argument("grad_curve", "num_classes", num_classes, low=2,
+                                   meaning=" (the true class against at least one other)")
+    if target is not None:
+        if curve_axis(fn) == "true_class_logit":
+            meaning = f" (the true class, for a loss of class scores with num_classes={num_classes})"
+            target = integer_argument("grad_curve", "target", target, low=0, high=num_classes, meaning=meaning)
+        else:
+            target = real_argument("grad_curve", "target", target, " (the target the errors are measured from) or None")
+    try:
+        rank = None if errors is None or isinstance(errors, (str, bytes)) else np.ndim(errors)
+    except ValueError:  # a ragged list: array_argument names it
+        rank = None
+    if rank is not None and rank != 1:  # checked before anything is converted (or compiled)
+        raise ValueError(f"grad_curve: errors must be a 1-D range of errors, e.g. jnp.linspace(-3, 3, 101); got shape "
+                         f"{tuple(np.shape(errors))}.")
+    e = array_argument("grad_curve", "errors", errors)
     entry = getattr(fn, "info", None)
     kind, point = curve_point(fn, target=target, num_classes=num_classes, options=options)
-    e = jnp.asarray(errors)
     if not jnp.issubdtype(e.dtype, jnp.floating):
         e = e.astype(jnp.result_type(float))
     name = entry.name if isinstance(entry, _registry.LossInfo) else getattr(fn, "__name__", "loss")

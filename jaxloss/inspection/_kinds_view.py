@@ -22,8 +22,16 @@ from jaxloss.compose._calling import call_loss
 Sample = _kinds.Sample
 
 
-def _as_kind(kind: Any) -> _kinds.InputKind:
-    return kind if isinstance(kind, _kinds.InputKind) else _kinds.by_name(kind)
+def _as_kind(kind: Any, caller: str = "check") -> _kinds.InputKind:
+    if isinstance(kind, _kinds.InputKind):
+        return kind
+    if not isinstance(kind, str):
+        raise TypeError(f"{caller}: kind must be an input kind's name (one of {', '.join(k.name for k in _kinds.ALL)}) "
+                        f"or None; got {type(kind).__name__} {kind!r}.")
+    try:
+        return _kinds.by_name(kind)
+    except KeyError as err:
+        raise KeyError(f"{caller}: kind={kind!r}: {err.args[0]}") from None
 
 
 def _names(kinds: dict[str, Any]) -> dict[str, str | None]:
@@ -69,20 +77,30 @@ def curve_point(fn: Any, *, target: float | None, num_classes: int, options: dic
     return kind.name, point
 
 
-def kind_of(fn: Any, kind: Any) -> tuple[str, str]:
+def kind_of(fn: Any, kind: Any, caller: str = "check") -> tuple[str, str]:
     """(name, input kind's name) of a registered loss or a composite of losses of one kind."""
     if kind is not None:
-        return getattr(fn, "__name__", "loss"), _as_kind(kind).name
+        return getattr(fn, "__name__", "loss"), _as_kind(kind, caller).name
     if isinstance(fn, Composite):
         common = _common_kind(fn)
         if common is None:
             kinds = {t.name: getattr(getattr(t.fn, "info", None), "inputs", None) for t in fn.terms}
-            raise ValueError(f"check: the terms of {fn!r} take no kind of input in common ({_names(kinds)}); pass kind=.")
+            raise ValueError(f"{caller}: the terms of {fn!r} take no kind of input in common ({_names(kinds)}); pass kind=.")
         return repr(fn), common.name
-    entry = _registry.info(fn)
+    entry = getattr(fn, "info", None)
+    if not isinstance(entry, _registry.LossInfo):
+        raise ValueError(
+            f"{caller}: name_or_loss={getattr(fn, '__name__', type(fn).__name__)!r} is not a registered jaxloss loss, "
+            f"so its input kind is unknown; pass kind=, the kind of inputs it takes (e.g. kind='regression'; one of "
+            f"{', '.join(k.name for k in _kinds.ALL)}).")
     return entry.name, entry.inputs.name
 
 
 def hard_inputs(kind: Any, seed: int) -> list[Sample]:
     """The kind's hard inputs (``InputKind.hard``), from a generator seeded with ``seed``."""
     return _as_kind(kind).hard(np.random.default_rng(seed))
+
+
+def curve_axis(fn: Any) -> str | None:
+    """What the x axis of ``fn``'s gradient curve is (``InputKind.curve_axis``)."""
+    return _curve_kind(fn).curve_axis

@@ -40,8 +40,14 @@ def inspect_objective(obj: Objective, inputs: Sequence[Any], *, step: Any, top: 
         lambda v: obj(unravel(v.astype(flat.dtype)) if not x64() else jax.tree_util.tree_map(
             lambda a: a.astype(v.dtype) if is_float(a) else a, unravel(v)), batch, step=step), flat, flat_grad)
     report.fd_index = (fd_flat,)
+    # Per-example values without weights= (the effective weights carry them), as for a loss.
+    unweighted = {k: v for k, v in extra.items() if k != "weights"}
+
+    def per_example_of(p: Any) -> jax.Array:
+        return obj.loss_terms(obj.lifted.predict(p, inputs_), targets, step=step, reduction="none", **unweighted)[0]
+
     try:
-        per_example = jax.jit(lambda p: obj.per_example(p, batch, step=step))(params)
+        per_example = jax.jit(per_example_of)(params)
     except ValueError as err:
         report.notes.append(f"no per-example values: {err}")
         report._line = line_along_largest(f_flat, flat, flat_grad, [flat], 0, report.entry_names)
@@ -57,22 +63,29 @@ def inspect_objective(obj: Objective, inputs: Sequence[Any], *, step: Any, top: 
                                                                m is not None, "mean")
     report.effective_weights = mw / report.denominator if report.denominator else np.zeros(shape)
     n = shape[0] if shape else 1
-    leaves = jax.tree_util.tree_leaves(batch)
     axes = jax.tree_util.tree_map(lambda a: 0 if np.ndim(a) >= 1 and np.shape(a)[0] == n else None, batch)
 
     def one(p: Any, b: Any) -> jax.Array:
         b1 = jax.tree_util.tree_map(lambda a, ax: a[None] if ax is not None else a, b, axes)
         inputs1, targets1, extra1 = unpack_batch(b1)
         extra1.pop("weights", None)
-        kw = {**obj.options, **extra1}
         preds = obj.lifted.predict(p, inputs1)
-        if isinstance(obj.loss, Composite):
-            return jnp.sum(obj.loss(preds, targets1, step=step, reduction="none", **kw))
-        return jnp.sum(obj.loss(preds, targets1, reduction="none", **kw))
+        return jnp.sum(obj.loss_terms(preds, targets1, step=step, reduction="none", **extra1)[0])
 
-    del leaves
-    g_flat = jax.jit(lambda p, b: jax.vmap(lambda t: ravel_pytree(t)[0])(
-        jax.vmap(jax.grad(one), in_axes=(None, axes))(p, b)))(params, batch)
+    # Each example's gradient from the example alone (vmap over the batch), where alone it has the loss
+    # it has in the batch; where it does not (a batch loss such as ntxent, a model that mixes examples),
+    # the examples interact and each gradient is taken within the batch (a row of the Jacobian).
+    alone, g_flat = jax.jit(lambda p, b: jax.vmap(lambda b1: (lambda v, g: (v, ravel_pytree(g)[0]))(
+        *jax.value_and_grad(one)(p, b1)), in_axes=(axes,))(b))(params, batch)
+    rows = np.sum(np.asarray(per_example, np.float64).reshape(n, -1), axis=1)
+    alone = np.asarray(alone, np.float64)
+    tol = float(np.sqrt(np.finfo(np.asarray(per_example).dtype).eps)) if is_float(per_example) else 1e-6
+    report.examples_interact = not np.allclose(alone, rows, rtol=tol, atol=tol * max(1.0, float(np.max(np.abs(rows),
+                                                                                                     initial=0.0))))
+    if report.examples_interact:
+        g_flat = jax.jit(jax.jacrev(lambda v: jnp.sum(per_example_of(unravel(v)).reshape(n, -1), axis=1)))(flat)
+        report.notes.append("examples interact within the batch (alone, an example's loss differs from its loss in the "
+                            "batch): per-example gradients are taken within the batch (rows of the Jacobian)")
     report.per_example_gradients = np.asarray(g_flat)
     report.per_example_gradient_norms = np.sqrt(np.sum(np.square(np.asarray(g_flat, np.float64)), axis=1))
     report.nonfinite += nonfinite("per-example gradients", g_flat)

@@ -44,9 +44,16 @@ class Report:
       hessian_diagonal: its diagonal (always, up to 20,000 entries).
       hessian_note: how the Hessian was computed, or why not.
       per_example_losses: ``l_i`` (``reduction="none"`` without ``weights=``).
-      per_example_gradients: ``grad l_i`` with respect to example i's slice, shape ``(n, ...)``
-        (flattened parameters ``(n, P)`` for objectives).
+      per_example_gradients: ``grad l_i``, the gradient of example i's unweighted loss: with respect to
+        its own slice, shape ``(n, ...)`` (the argument's shape), when examples are independent; with
+        respect to the whole argument, shape ``(n, *argument.shape)`` (rows of the Jacobian:
+        ``per_example_full``), when they interact within the batch or the argument has no example
+        axis; flattened parameters ``(n, P)`` for objectives. Either way ``gradient = sum_i c_i grad l_i``
+        for one effective weight per example.
       per_example_gradient_norms: ``|grad l_i|``, shape ``(n,)``.
+      examples_interact: whether an example's loss depends on the other examples' inputs (a batch
+        loss, such as ntxent on one batch), measured at the point; None where not measured.
+      per_example_full: whether ``per_example_gradients`` are rows over the whole argument.
       effective_weights: ``c_i`` with ``value = sum c_i l_i``, the shape of ``per_example_losses``.
       denominator, denominator_kind: what the mean divided by.
       dominant: ``(index, |row of the gradient|, share)`` for the examples whose part
@@ -70,6 +77,8 @@ class Report:
     per_example_losses: np.ndarray | None = None
     per_example_gradients: np.ndarray | None = None
     per_example_gradient_norms: np.ndarray | None = None
+    examples_interact: bool | None = None
+    per_example_full: bool = False
     effective_weights: np.ndarray | None = None
     denominator: float | None = None
     denominator_kind: str = ""
