@@ -60,6 +60,25 @@ class Hyperparameter:
     slider: tuple[float, float] | None = None
     default: Any = None
 
+    def __post_init__(self) -> None:
+        def number(x: Any) -> bool:
+            return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) and not np.isnan(x)
+
+        for key in ("low", "high"):
+            value = getattr(self, key)
+            if value is not None and not number(value):
+                raise TypeError(f"Hyperparameter: {key} must be a number or None; got {type(value).__name__} {value!r}.")
+        for key in ("low_open", "high_open"):
+            if not isinstance(getattr(self, key), (bool, np.bool_)):
+                raise TypeError(f"Hyperparameter: {key} must be True or False; got {getattr(self, key)!r}.")
+        if not isinstance(self.doc, str):
+            raise TypeError(f"Hyperparameter: doc must be a string; got {type(self.doc).__name__} {self.doc!r}.")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"Hyperparameter: low={self.low} is above high={self.high}; the range is empty.")
+        if self.slider is not None and not (isinstance(self.slider, tuple) and len(self.slider) == 2
+                                            and all(number(v) for v in self.slider)):
+            raise TypeError(f"Hyperparameter: slider must be a (low, high) pair of numbers or None; got {self.slider!r}.")
+
     def describe(self) -> str:
         """The valid range as text, for example ``"> 0"`` or ``"in [0, 1]"``."""
         if self.low is not None and self.high is not None:

@@ -257,6 +257,9 @@ def register(
             kwargs = _options.check(name, options, kwargs)
             if kwargs.get("weights") is not None:  # before any computation, not at the reduction
                 _core.weight_array(kwargs["weights"], fn=name)
+            if kwargs.get("where") is not None and not _core.is_traced(kwargs["where"]):
+                if _core.mask_like(kwargs["where"], fn=name).dtype != bool:
+                    _core.mask_array(kwargs["where"], (), fn=name)  # its error: a mask must be boolean
             if kwargs.get("from_logits", logits_default) is False and args:
                 # Probabilities outside [0, 1] raise (NaN under jit), never clipped into a plausible number.
                 # Probability vectors (a class axis: the kind's, or one more axis than the targets) are
@@ -327,13 +330,28 @@ def _document(doc: str, entry: LossInfo) -> str:
     return "\n\n".join(paragraphs[:at] + added + paragraphs[at:])
 
 
-def catalog(*, family: str | None = None, task: str | None = None) -> tuple[LossInfo, ...]:
+def catalog(*, family: str | None = None, task: str | Task | None = None) -> tuple[LossInfo, ...]:
     """All registered losses, in registration order, optionally filtered.
+
+    ``family`` is one of :data:`FAMILIES`, ``task`` a :class:`Task` or its value; anything else raises
+    (a ``TypeError`` for what is not a string, a ``ValueError`` naming the close names for a misspelt
+    one), so a typo never reads as an empty catalog. A valid pair with no loss gives ``()``.
 
     >>> import jaxloss as jl
     >>> "huber" in [entry.name for entry in jl.catalog(family="regression")]
     True
     """
+    for argument, value, known in (("family", family, FAMILIES), ("task", task, tuple(t.value for t in Task))):
+        if value is None or (argument == "task" and isinstance(value, Task)):
+            continue
+        if not isinstance(value, str):
+            raise TypeError(f"catalog: {argument} must be a string (one of {', '.join(known)}) or None; got "
+                            f"{type(value).__name__} {value!r}.")
+        if value not in known:
+            close = difflib.get_close_matches(value.strip().lower().replace("-", "_").replace(" ", "_"), known, n=3,
+                                              cutoff=0.6)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise ValueError(f"catalog: {argument}={value!r} is not a known {argument}.{hint} Known: {', '.join(known)}.")
     return tuple(
         e for e in _ENTRIES.values()
         if (family is None or e.family == family) and (task is None or e.task == task)
@@ -342,12 +360,21 @@ def catalog(*, family: str | None = None, task: str | None = None) -> tuple[Loss
 
 def info(name_or_loss: str | Callable[..., Any]) -> LossInfo:
     """The registry entry of a loss, given its name, an alias, or the function."""
-    if callable(name_or_loss):
-        entry = getattr(name_or_loss, "info", None)
+    return lookup(name_or_loss, fn="info", argument="name_or_loss")
+
+
+def lookup(value: Any, *, fn: str, argument: str) -> LossInfo:
+    """The entry :func:`info` and :func:`get` find, for any public function taking a loss: errors name ``fn`` and ``argument``."""
+    if callable(value):
+        entry = getattr(value, "info", None)
         if isinstance(entry, LossInfo):
             return entry
-        raise KeyError(f"{getattr(name_or_loss, '__name__', name_or_loss)!r} is not a registered jaxloss loss")
-    key = str(name_or_loss)
+        raise KeyError(f"{fn}: {argument}={getattr(value, '__name__', value)!r} is not a registered jaxloss loss; "
+                       "pass a registered loss, its name or an alias (jl.catalog() lists them).")
+    if not isinstance(value, str):
+        raise TypeError(f"{fn}: {argument} must be a loss name (e.g. 'huber') or a registered loss function; got "
+                        f"{type(value).__name__} {value!r}.")
+    key = value
     normalized = key.strip().lower().replace("-", "_").replace(" ", "_")
     for candidate in (key, normalized):
         if candidate in _BY_NAME:
@@ -359,11 +386,12 @@ def info(name_or_loss: str | Callable[..., Any]) -> LossInfo:
         if entry.optax == optax_name:
             return entry
     if optax_name in _optax_names.MISSING:
-        raise KeyError(f"optax.losses.{optax_name} has no jaxloss equivalent: {_optax_names.MISSING[optax_name]}.")
+        raise KeyError(f"{fn}: {argument}={key!r}: optax.losses.{optax_name} has no jaxloss equivalent: "
+                       f"{_optax_names.MISSING[optax_name]}.")
     close = difflib.get_close_matches(normalized, list(_BY_NAME), n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise KeyError(
-        f"jaxloss has no loss named {key!r}.{hint} Known names: {', '.join(sorted(_BY_NAME))}."
+        f"{fn}: {argument}={key!r}: jaxloss has no loss named {key!r}.{hint} Known names: {', '.join(sorted(_BY_NAME))}."
     )
 
 
@@ -381,7 +409,7 @@ def get(name: str) -> Callable[..., jax.Array]:
     >>> jl.get("softmax_cross_entropy_with_integer_labels") is jl.softmax_cross_entropy
     True
     """
-    entry = info(name)
+    entry = lookup(name, fn="get", argument="name")
     normalized = str(name).strip().lower().replace("-", "_").replace(" ", "_")
     optax_name = normalized.removeprefix("optax.losses.").removeprefix("optax.")
     if normalized not in _BY_NAME and optax_name in _optax_names.EQUIVALENTS:

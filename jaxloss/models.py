@@ -47,6 +47,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxloss._arguments import callable_argument, flag_argument, text_argument
+
 __all__ = ["Model", "as_model", "function_model", "nnx_model", "equinox_model", "is_module"]
 
 
@@ -71,6 +73,13 @@ class Model:
     rebuild: Callable[[Any, Any], Any] | None = None
     cache_key: Any = None
     name: str = "model"
+
+    def __post_init__(self) -> None:
+        callable_argument("Model", "apply", self.apply, "the forward function apply(params, state, inputs, *, key, "
+                          "train) -> (predictions, state)")
+        if self.rebuild is not None:
+            callable_argument("Model", "rebuild", self.rebuild, "a function rebuild(params, state) or None")
+        text_argument("Model", "name", self.name, optional=False)
 
     def __repr__(self) -> str:
         return f"Model({self.name})"
@@ -99,10 +108,31 @@ def _keywords(fn: Callable[..., Any]) -> set[str]:
     return {name for name in ("key", "train") if name in params}
 
 
+#: What a model argument may be, for messages.
+MODEL_KINDS = ("a function model(params, inputs) -> predictions, a flax nnx or equinox module, an equinox "
+               "(module, state) pair, or a jaxloss.models.Model")
+
+
+def model_argument(fn: str, argument: str, value: Any) -> Any:
+    """``value`` if it is a model :func:`as_model` takes (see :data:`MODEL_KINDS`), else a ``TypeError`` naming
+    ``fn`` and ``argument``. Nothing is built: modules are recognised by their type."""
+    if value is None:
+        raise TypeError(f"{fn}: {argument} is None; pass {MODEL_KINDS}.")
+    if not callable(value) and not is_module(value):
+        hint = " (a model is the function itself, not its name)" if isinstance(value, str) else ""
+        raise TypeError(f"{fn}: {argument} must be {MODEL_KINDS}; got {_brief(value)}{hint}.")
+    return value
+
+
+def _brief(value: Any) -> str:
+    """The type and a short repr of ``value``, for messages (a module's repr may be its whole tree)."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
 def function_model(fn: Callable[..., Any], params: Any = None) -> Model:
     """A plain function ``fn(params, inputs)`` (optionally with keywords ``key``, ``train``) as a Model."""
-    if not callable(fn):
-        raise TypeError(f"a model must be a function model(params, inputs); got {type(fn).__name__}.")
+    callable_argument("function_model", "fn", fn, "a function model(params, inputs) -> predictions")
     keywords = frozenset(_keywords(fn))
 
     def apply(params: Any, state: Any, inputs: Any, *, key: Any = None, train: bool = False) -> tuple[Any, Any]:
@@ -169,7 +199,8 @@ def nnx_model(module: Any) -> Model:
     """A flax nnx module as a :class:`Model` (see the module docstring). The module is not modified."""
     nnx = _nnx()
     if nnx is None or not isinstance(module, nnx.Module):
-        raise TypeError(f"nnx_model: expected a flax.nnx.Module; got {type(module).__name__}.")
+        hint = " (flax is not installed: pip install flax)" if nnx is None else ""
+        raise TypeError(f"nnx_model: module must be a flax.nnx.Module; got {_brief(module)}{hint}.")
     as_given, params, rngs, state = nnx.split(module, nnx.Param, nnx.RngState, ...)
     modes = {}
     for train in (True, False):
@@ -203,9 +234,12 @@ def equinox_model(module: Any, state: Any = None, *, batched: bool = False, axis
       batched: the module takes whole batches (no ``vmap``; it receives one key).
       axis_name: the ``vmap`` axis name (what ``eqx.nn.BatchNorm(axis_name=...)`` names).
     """
+    flag_argument("equinox_model", "batched", batched)
+    text_argument("equinox_model", "axis_name", axis_name, optional=False)
     eqx = _equinox()
     if eqx is None or not isinstance(module, eqx.Module):
-        raise TypeError(f"equinox_model: expected an equinox.Module; got {type(module).__name__}.")
+        hint = " (equinox is not installed: pip install equinox)" if eqx is None else ""
+        raise TypeError(f"equinox_model: module must be an equinox.Module; got {_brief(module)}{hint}.")
     params, static = eqx.partition(module, eqx.is_inexact_array)
     takes_key = "key" in _keywords(module.__call__)
     stateful = state is not None
@@ -241,6 +275,7 @@ def as_model(model: Any, params: Any = None) -> Model:
     ``params`` is required for a plain function and must be None for the others (their parameters
     are inside them).
     """
+    model_argument("as_model", "model", model)
     if isinstance(model, Model):
         if params is not None:
             return dataclasses.replace(model, params=params)

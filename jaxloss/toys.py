@@ -30,6 +30,7 @@ sorts of problems:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -40,6 +41,7 @@ import numpy as np
 import optax
 
 from jaxloss import _kinds, _registry
+from jaxloss._arguments import flag_argument, integer_argument
 from jaxloss._kinds import problems
 from jaxloss._kinds._models import linear, log_softmax_linear, lookup, positive_linear
 from jaxloss._kinds.problems import ToyKind
@@ -226,16 +228,25 @@ def toy_problem(name_or_kind: str, *, seed: int = 0, fast: bool = False) -> ToyP
 
     Raises:
       KeyError: neither a loss nor a known kind (the message lists both).
+      TypeError, ValueError: another argument is not what it should be (the message names it).
     """
+    seed = integer_argument("toy_problem", "seed", seed, low=0, meaning=" (it seeds NumPy's generator)")
+    fast = flag_argument("toy_problem", "fast", fast)
     entry: _registry.LossInfo | None
+    if not isinstance(name_or_kind, str) and not callable(name_or_kind):
+        raise TypeError(f"toy_problem: name_or_kind must be a loss name (e.g. 'huber') or a toy-problem kind (e.g. "
+                        f"'regression'); got {type(name_or_kind).__name__} {name_or_kind!r}.")
     try:
         entry = _registry.info(name_or_kind)
         kind = entry.toy_problem
     except KeyError:
-        if name_or_kind not in KINDS:
+        if not isinstance(name_or_kind, str) or name_or_kind not in KINDS:
+            close = difflib.get_close_matches(name_or_kind, [*KINDS, *(e.name for e in _registry.catalog())], n=3,
+                                              cutoff=0.6) if isinstance(name_or_kind, str) else []
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise KeyError(
-                f"toy_problem: {name_or_kind!r} is neither a registered loss nor a toy-problem kind. "
-                f"Kinds: {', '.join(sorted(KINDS))}. Losses: see jaxloss.catalog()."
+                f"toy_problem: name_or_kind={name_or_kind!r} is neither a registered loss nor a toy-problem kind."
+                f"{hint} Kinds: {', '.join(sorted(KINDS))}. Losses: see jaxloss.catalog()."
             ) from None
         kind = KINDS[name_or_kind]
         entry = next((e for e in _registry.catalog() if e.toy_problem is kind), None)
@@ -286,7 +297,16 @@ def train_catalog(*, epochs: int | None = None, fast: bool = False, names: Seque
     """
     from jaxloss.train import History
 
-    selected = [e.name for e in _registry.catalog()] if names is None else [_registry.info(n).name for n in names]
+    if epochs is not None:
+        epochs = integer_argument("train_catalog", "epochs", epochs, low=0)
+    fast = flag_argument("train_catalog", "fast", fast)
+    seed = integer_argument("train_catalog", "seed", seed, low=0, meaning=" (it seeds NumPy's generator)")
+    if names is not None and (isinstance(names, (str, bytes)) or not isinstance(names, Sequence)):
+        example = f"names=[{names!r}]" if isinstance(names, str) else "names=['mse', 'huber']"
+        raise TypeError(f"train_catalog: names must be a list of loss names, e.g. {example}; got "
+                        f"{type(names).__name__} {names!r}.")
+    selected = [e.name for e in _registry.catalog()] if names is None else [
+        _registry.lookup(n, fn="train_catalog", argument=f"names[{i}]").name for i, n in enumerate(names)]
     groups: dict[tuple[str, str], list[tuple[str, ToyProblem]]] = {}  # by (toy kind, input kind)
     for name in selected:
         problem = toy_problem(name, seed=seed, fast=fast)

@@ -109,6 +109,47 @@ def test_bad_terms_are_clear_errors():
     np.testing.assert_allclose((jl.term("mse") + jl.term("mse", name="mse2"))(P, T), 2 * jl.mse(P, T))
 
 
+def test_a_term_named_by_its_optax_name_is_the_loss_jl_get_gives():
+    """optax's multiclass_perceptron_loss is multiclass_hinge with margin=0 (jl.get's partial): a term by that
+    name used to drop the margin and compute the hinge with margin 1."""
+    loss = jl.term("multiclass_perceptron_loss")
+    assert repr(loss) == "multiclass_hinge(margin=0.0)"
+    np.testing.assert_allclose(loss(LOGITS, LABELS), jl.get("multiclass_perceptron_loss")(LOGITS, LABELS), rtol=1e-12)
+    assert repr(jl.term("multiclass_perceptron_loss", margin=0.5)) == "multiclass_hinge(margin=0.5)"
+
+
+def test_wrong_arguments_inside_combine_and_objective_name_where_they_are():
+    """Entry-point checks (tests/test_entry_points.py) try top-level values; these are nested ones."""
+    with pytest.raises(TypeError, match=r"^combine: terms\['a'\]'s options must be a dict"):
+        jl.combine({"a": ("mse", 1.0, "delta")})
+    with pytest.raises(TypeError, match=r"^combine: terms\['a'\] is None; pass a loss name"):
+        jl.combine({"a": (None, 1.0)})
+    with pytest.raises(KeyError, match=r"^\"combine: stop_gradient names \['b'\], which are not terms"):
+        jl.combine({"a": "mse"}, stop_gradient=["b"])
+    with pytest.raises(TypeError, match=r"^combine: stop_gradient must be a list of term names, e.g. "
+                                        r"stop_gradient=\['a'\]; got str"):
+        jl.combine({"a": "mse"}, stop_gradient="a")
+    with pytest.raises(ValueError, match=r"^combine: terms is empty"):
+        jl.combine({})
+    with pytest.raises(TypeError, match=r"^term: loss=l2\(0.1\) is a penalty on the parameters"):
+        jl.term(jl.l2(0.1))
+    with pytest.raises(TypeError, match=r"^objective: regularizers\[1\] must be a regularizer"):
+        jl.objective(model, "mse", regularizers=[jl.l2(0.1), "l1"])
+    with pytest.raises(TypeError, match=r"^objective: regularizers must be a regularizer"):
+        jl.objective(model, "mse", regularizers=3)
+    with pytest.raises(TypeError, match=r"^l2: mask must be .*; got str 'yes' at mask\['out'\]"):
+        jl.l2(0.1, mask={"dense": True, "out": "yes"})
+    with pytest.raises(ValueError, match=r"^objective: batch must be \(inputs, targets\)"):
+        jl.objective(model, "mse")(PARAMS, X)
+    # What was valid stays valid: np.bool_ flags, 0-d boolean masks, sets of names, generators of regularizers.
+    loss = jl.combine({"a": "mse", "b": ("mae", 0.5)}, stop_gradient={"b"})
+    assert loss.terms[1].stop_gradient and not loss.terms[0].stop_gradient
+    assert jl.term("mse", stop_gradient=np.bool_(True)).terms[0].stop_gradient is True
+    reg = jl.l1(0.1, mask={"dense": jnp.asarray(False), "out": np.bool_(True)})
+    np.testing.assert_allclose(reg(PARAMS), 0.1 * jnp.sum(jnp.abs(PARAMS["out"])), rtol=1e-12)
+    assert set(jl.objective(model, "mse", regularizers=(r for r in [jl.l2(0.1)])).regularizers) == {"l2"}
+
+
 def model(params, x):
     return jnp.tanh(x @ params["dense"]["w"] + params["dense"]["b"][None, :]) @ params["out"]
 

@@ -510,7 +510,7 @@ def test_get_names_and_errors():
     assert metrics.get("auc") is not metrics.get("auc", from_logits=True)
     with pytest.raises(ValueError, match=r"History adds the 'val_' prefix itself: ask for 'auc'"):
         metrics.get("val_auc")
-    with pytest.raises(ValueError, match=r"unknown metric 'bogus'.*accuracy"):
+    with pytest.raises(ValueError, match=r"name='bogus' is not a streaming metric.*accuracy"):
         metrics.get("bogus")
     with pytest.raises(ValueError, match=r"built for binary scores; build it with num_classes=4"):
         m = metrics.get("f1")

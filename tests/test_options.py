@@ -110,8 +110,8 @@ def _numpy_forms(option, value) -> list:
         return [np.bool_(value)]
     if option.kind is OptionKind.INTEGER:
         return [np.int64(value), np.int32(value), np.asarray(value, np.int64), jnp.asarray(value, jnp.int32)]
-    if option.kind is OptionKind.NUMBER:
-        return [np.float64(value), np.float32(value)]
+    if option.kind is OptionKind.NUMBER:  # (np.float32(0.3) is another number than 0.3: compared where equal)
+        return [np.float64(value)] + ([np.float32(value)] if float(np.float32(value)) == value else [])
     return []
 
 

@@ -6,7 +6,7 @@ trains the same compiled program: ``tests/test_demos.py::test_descent_demo_and_e
 
 from __future__ import annotations
 
-
+import numpy as np
 import pytest
 
 import jaxloss as jl
@@ -23,6 +23,13 @@ def test_every_registered_toy_kind_is_supported():
 def test_unknown_kind_is_a_clear_error():
     with pytest.raises(KeyError, match="neither a registered loss nor a toy-problem kind"):
         jl.toy_problem("no_such_kind")
+    with pytest.raises(KeyError, match=r"name_or_kind='regresion' .* Did you mean 'regression'"):
+        jl.toy_problem("regresion")
+    with pytest.raises(TypeError, match=r"^train_catalog: names must be a list of loss names, e.g. names=\['mse'\]"):
+        jl.train_catalog(names="mse", fast=True)  # was split into letters: "no loss named 'm'"
+    with pytest.raises(TypeError, match=r"^train_catalog: epochs must be an integer; got str '3'"):
+        jl.train_catalog(names=["mse"], epochs="3", fast=True)
+    assert jl.toy_problem(jl.huber, seed=np.int64(1), fast=True).kind == "regression_outliers"  # still valid
 
 
 def test_kind_gives_a_problem_and_a_loss():

@@ -190,6 +190,19 @@ def test_bad_arguments_raise_clear_errors():
         jl.fit(linear, P0, jl.mse, (X[:10], Y[:9]), progress=False)
     with pytest.raises(ValueError, match="mode="):
         jl.EarlyStopping(mode="up")
+    with pytest.raises(TypeError, match=r"^EarlyStopping: min_delta must be a number; got bool True"):
+        jl.EarlyStopping(min_delta=True)
+    with pytest.raises(TypeError, match=r"^History: values\['loss'\]\[1\] must be a number"):
+        jl.History({"loss": [1.0, "x"]})
+    with pytest.raises(ValueError, match=r"^History: best_epoch=0 is out of range"):
+        jl.History({"loss": [1.0]}, best_epoch=0)
+    with pytest.raises(TypeError, match=r"^CSVLogger: path must be"):
+        jl.CSVLogger(None)
+    with pytest.raises(TypeError, match=r"^trajectory: optimizer must be an optax transformation.*optax.sgd"):
+        train.trajectory(lambda p: p ** 2, 1.0, "sgd", 3)
+    # NumPy integers and floats are numbers (EarlyStopping refused them), and a History keeps them as Python's.
+    assert jl.EarlyStopping(patience=np.int64(2), min_delta=np.float32(0.1)).patience == 2
+    assert type(jl.History({"loss": np.ones(2)}, best_epoch=np.int64(1)).best_epoch) is int
 
 
 def test_data_parallel_equals_single_device():

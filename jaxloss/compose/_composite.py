@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -11,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxloss import _registry
+from jaxloss._arguments import callable_argument, flag_argument, text_argument
 from jaxloss.compose._calling import call_loss
 from jaxloss.compose._regularizers import REGULARIZER_IS_NOT_A_TERM, Regularizer
 from jaxloss.compose._schedules import Schedule, Weight, fmt_number
@@ -58,17 +60,22 @@ def _fmt_option(v: Any) -> str:
     return repr(v) if not hasattr(v, "shape") else fmt_number(v)
 
 
-def resolve(loss: str | Callable[..., Any]) -> tuple[str, Callable[..., Any]]:
-    """(default name, function) for a registry name or a loss function."""
+def resolve(loss: str | Callable[..., Any], *, fn: str = "term", argument: str = "loss",
+            ) -> tuple[str, Callable[..., Any]]:
+    """(default name, function) for a registry name or a loss function; errors name ``fn`` and ``argument``."""
+    if loss is None:
+        raise TypeError(f"{fn}: {argument} is None; pass a loss name (e.g. 'huber') or a loss function.")
     if isinstance(loss, str):
-        entry = _registry.info(loss)
+        entry = _registry.lookup(loss, fn=fn, argument=argument)
         return entry.name, entry.fn
     if isinstance(loss, Composite):
-        raise TypeError("term: pass a loss function or name, not a composite; add composites with +.")
+        raise TypeError(f"{fn}: {argument} is a composite ({loss!r}); pass a loss function or name, and add "
+                        "composites with +.")
     if isinstance(loss, Regularizer):
-        raise TypeError(REGULARIZER_IS_NOT_A_TERM.format(reg=loss))
+        raise TypeError(f"{fn}: {argument}=" + REGULARIZER_IS_NOT_A_TERM.format(reg=loss))
     if not callable(loss):
-        raise TypeError(f"term: expected a loss function or a registered loss name; got {type(loss).__name__}.")
+        raise TypeError(f"{fn}: {argument} must be a loss function or a registered loss name (e.g. 'huber'); got "
+                        f"{type(loss).__name__} {loss!r}.")
     entry = getattr(loss, "info", None)
     if isinstance(entry, _registry.LossInfo):
         return entry.name, loss
@@ -257,12 +264,30 @@ def term(loss: str | Callable[..., Any], *, name: str | None = None, weight: Wei
         ``predictions["mean"], predictions["log_var"]``).
       **options: the loss's own options (``delta=1.0``, ``label_smoothing=0.1``...).
     """
-    default, fn = resolve(loss)
+    return _term("term", "", loss, name=name, weight=weight, stop_gradient=stop_gradient, select=select,
+                 options=options)
+
+
+def _term(fn: str, where: str, loss: Any, *, name: Any, weight: Any, stop_gradient: Any, select: Any,
+          options: Mapping[str, Any]) -> Composite:
+    """:func:`term`'s checks and its one-term composite; ``where`` prefixes the arguments' names in messages
+    (``"terms['a']"`` for :func:`combine`), so that every error names ``fn`` and the argument."""
+    at = (lambda argument: f"{where}'s {argument}") if where else (lambda argument: argument)
+    text_argument(fn, at("name"), name)
+    flag_argument(fn, at("stop_gradient"), stop_gradient)
+    if select is not None:
+        callable_argument(fn, at("select"), select, "a function select(*args) -> the arguments of this loss")
+    default, loss_fn = resolve(loss, fn=fn, argument=where or "loss")
+    if isinstance(loss, str):  # an optax name may stand for a loss with an option set (what jl.get gives)
+        got = _registry.get(loss)
+        if isinstance(got, functools.partial) and got.func is loss_fn:
+            options = {**got.keywords, **options}
     label = name or default
-    return Composite([_Term(label, fn, _checked_weight(weight, label), dict(options), stop_gradient, select)])
+    checked = _checked_weight(fn, at("weight"), weight)
+    return Composite([_Term(label, loss_fn, checked, dict(options), bool(stop_gradient), select)])
 
 
-def _checked_weight(weight: Any, name: str) -> Weight:
+def _checked_weight(fn: str, argument: str, weight: Any) -> Weight:
     """A term's weight: a real number (or a 0-d array) or a schedule ``step -> weight``."""
     if callable(weight) and not isinstance(weight, (Composite, Regularizer)):
         return weight
@@ -270,8 +295,11 @@ def _checked_weight(weight: Any, name: str) -> Weight:
         return weight
     if hasattr(weight, "shape") and jnp.ndim(weight) == 0 and jnp.issubdtype(jnp.result_type(weight), jnp.number):
         return weight
-    raise TypeError(f"term {name!r}: the weight must be a number or a schedule step -> weight (e.g. jl.warmup(100)); "
-                    f"got {type(weight).__name__} {weight!r}.")
+    raise TypeError(f"{fn}: {argument} must be a number or a schedule step -> weight (e.g. jl.warmup(100)); got "
+                    f"{type(weight).__name__} {weight!r}.")
+
+
+_COMBINE_SPEC = "loss, (loss, weight) or (loss, weight, options)"
 
 
 def combine(terms: Mapping[str, Any], *, stop_gradient: Sequence[str] = ()) -> Composite:
@@ -281,20 +309,38 @@ def combine(terms: Mapping[str, Any], *, stop_gradient: Sequence[str] = ()) -> C
     schedule; ``options`` a dict of the loss's options. ``stop_gradient`` names
     the terms whose gradient is blocked.
     """
+    if not isinstance(terms, Mapping):
+        hint = f" (for one loss: jl.term({terms!r}))" if isinstance(terms, str) else ""
+        raise TypeError(f"combine: terms must be a dict {{name: {_COMBINE_SPEC}}}, e.g. {{'fit': ('mse', 0.7)}}; "
+                        f"got {type(terms).__name__} {terms!r}{hint}.")
+    if not terms:
+        raise ValueError("combine: terms is empty; give at least one term, e.g. {'fit': ('mse', 1.0)}.")
+    if isinstance(stop_gradient, (str, bytes)) or not isinstance(stop_gradient, (Sequence, set, frozenset)):
+        raise TypeError(f"combine: stop_gradient must be a list of term names, e.g. "
+                        f"stop_gradient=[{next(iter(terms))!r}]; got {type(stop_gradient).__name__} {stop_gradient!r}.")
+    unknown = [n for n in stop_gradient if n not in terms]
+    if unknown:
+        raise KeyError(f"combine: stop_gradient names {unknown}, which are not terms; the terms are {list(terms)}.")
     built = []
     for key, spec in terms.items():
+        where = f"terms[{key!r}]"
+        if not isinstance(key, str):
+            raise TypeError(f"combine: the keys of terms are the terms' names and must be strings; got "
+                            f"{type(key).__name__} {key!r}.")
         if isinstance(spec, Composite):
             if len(spec.terms) != 1:
-                raise TypeError(f"combine: term {key!r} is a composite of {len(spec.terms)} terms; give one loss.")
+                raise TypeError(f"combine: {where} is a composite of {len(spec.terms)} terms; give one loss.")
             built.append(dataclasses.replace(spec.terms[0], name=key))
             continue
         if not isinstance(spec, tuple):
             spec = (spec,)
         if not 1 <= len(spec) <= 3:
-            raise TypeError(f"combine: term {key!r} must be loss, (loss, weight) or (loss, weight, options); got {spec!r}.")
+            raise TypeError(f"combine: {where} must be {_COMBINE_SPEC}; got {spec!r}.")
         loss, weight, options = (spec + (1.0, {}))[:3] if len(spec) == 1 else (spec + ({},))[:3]
-        built.append(term(loss, name=key, weight=weight, **dict(options)).terms[0])
+        if not isinstance(options, Mapping):
+            raise TypeError(f"combine: {where}'s options must be a dict of the loss's options, e.g. {{'delta': 0.5}}; "
+                            f"got {type(options).__name__} {options!r}.")
+        built.append(_term("combine", where, loss, name=key, weight=weight, stop_gradient=False, select=None,
+                           options=dict(options)).terms[0])
     composite = Composite(built)
     return composite.stop_gradient(*stop_gradient) if stop_gradient else composite
-
-

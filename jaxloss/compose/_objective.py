@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -19,21 +20,28 @@ __all__ = ["Objective", "objective", "unpack_batch"]
 
 def unpack_batch(batch: Any) -> tuple[Any, Any, dict[str, Any]]:
     """``(inputs, targets, {"weights": ..., "where": ...})`` from a batch (see the module docstring)."""
+    return _unpack(batch, "unpack_batch")
+
+
+def _unpack(batch: Any, fn: str) -> tuple[Any, Any, dict[str, Any]]:
+    """:func:`unpack_batch`, its errors naming ``fn`` (the objective that was given the batch, or
+    ``unpack_batch`` itself)."""
     if isinstance(batch, Mapping):
         missing = [k for k in ("inputs", "targets") if k not in batch]
         extra = [k for k in batch if k not in ("inputs", "targets", "weights", "where")]
         if missing or extra:
             raise ValueError(
-                f"objective: a dict batch needs the keys 'inputs' and 'targets' (optional 'weights', 'where'); "
-                f"got keys {sorted(batch)}" + (f", missing {missing}" if missing else "")
+                f"{fn}: batch, a dict, needs the keys 'inputs' and 'targets' (optional 'weights', 'where'); "
+                f"got keys {sorted(map(str, batch))}" + (f", missing {missing}" if missing else "")
                 + (f", unknown {extra}" if extra else "") + "."
             )
         return batch["inputs"], batch["targets"], {k: batch[k] for k in ("weights", "where") if batch.get(k) is not None}
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         return batch[0], batch[1], {}
     raise ValueError(
-        f"objective: a batch is (inputs, targets) or a dict with 'inputs' and 'targets'; got "
-        f"{type(batch).__name__}" + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "") + "."
+        f"{fn}: batch must be (inputs, targets) or a dict with the keys 'inputs' and 'targets' (optional 'weights', "
+        f"'where'); got {type(batch).__name__}" + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+        + (f" {batch!r}" if batch is None or isinstance(batch, (str, numbers.Number)) else "") + "."
     )
 
 
@@ -56,7 +64,7 @@ class Objective:
         self.lifted = _models.as_model(model)
 
     def predictions(self, params: Any, batch: Any) -> Any:
-        inputs, _, _ = unpack_batch(batch)
+        inputs, _, _ = _unpack(batch, "objective")
         return self.lifted.predict(params, inputs)
 
     def loss_terms(self, predictions: Any, targets: Any, *, step: Any = None, reduction: str = "mean",
@@ -86,7 +94,7 @@ class Objective:
         return weights
 
     def _loss_terms(self, params: Any, batch: Any, step: Any, reduction: str) -> tuple[jax.Array, dict[str, jax.Array]]:
-        inputs, targets, extra = unpack_batch(batch)
+        inputs, targets, extra = _unpack(batch, "objective")
         return self.loss_terms(self.lifted.predict(params, inputs), targets, step=step, reduction=reduction, **extra)
 
     def with_terms(self, params: Any, batch: Any, *, step: Any = None) -> tuple[jax.Array, dict[str, jax.Array]]:
@@ -118,23 +126,34 @@ def objective(model: Any, loss: Any, *,
     regularizer) are added to the total and appear in :meth:`Objective.with_terms` under their names
     (``"l2"``, ``"l1"``, ...). The batch convention is in this module's docstring.
     """
+    _models.model_argument("objective", "model", model)
+    if loss is None:
+        raise TypeError("objective: loss is None; pass a loss name (e.g. 'huber'), a loss function or a composite.")
     if isinstance(loss, str):
+        _registry.lookup(loss, fn="objective", argument="loss")  # an unknown name raises, naming objective
         loss = _registry.get(loss)
     if isinstance(loss, Regularizer):
-        raise TypeError(f"objective: {loss!r} is a regularizer; pass it as regularizers={loss!r} and give a loss.")
+        raise TypeError(f"objective: loss={loss!r} is a regularizer; pass it as regularizers={loss!r} and give a loss.")
     if not callable(loss):
-        raise TypeError(f"objective: loss must be a loss function, a name or a composite; got {type(loss).__name__}.")
+        raise TypeError(f"objective: loss must be a loss function, a name or a composite; got {type(loss).__name__} "
+                        f"{loss!r}.")
     if regularizers is None:
         regs: dict[str, Regularizer] = {}
     elif isinstance(regularizers, Regularizer):
         regs = {regularizers.kind: regularizers}
     elif isinstance(regularizers, Mapping):
         regs = dict(regularizers)
-    else:
+    elif isinstance(regularizers, Iterable) and not isinstance(regularizers, (str, bytes)):
         regs = {}
-        for r in regularizers:
+        for i, r in enumerate(regularizers):
+            if not isinstance(r, Regularizer):
+                raise TypeError(f"objective: regularizers[{i}] must be a regularizer (jl.l2(...), jl.l1(...)); got "
+                                f"{type(r).__name__} {r!r}. Give other penalties by name: regularizers={{'name': fn}}.")
             key = r.kind if r.kind not in regs else f"{r.kind}_{len(regs)}"
             regs[key] = r
+    else:
+        raise TypeError(f"objective: regularizers must be a regularizer (e.g. jl.l2(1e-4)), a list of them or a dict "
+                        f"name -> regularizer; got {type(regularizers).__name__} {regularizers!r}.")
     for key, r in regs.items():
         if not callable(r):
             raise TypeError(f"objective: regularizer {key!r} must be callable params -> scalar; got {r!r}.")

@@ -8,7 +8,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from jaxloss._arguments import choice_argument
 from jaxloss.compose._schedules import Weight, fmt_number
 
 __all__ = ["Regularizer", "l2", "l1", "REGULARIZER_IS_NOT_A_TERM"]
@@ -53,6 +55,9 @@ def _selected_leaves(params: Any, mask: Any, *, fn: str) -> list[jax.Array]:
     return chosen
 
 
+#: The penalties a :class:`Regularizer` computes (``kind``).
+KINDS = ("l2", "l1")
+
 REGULARIZER_IS_NOT_A_TERM = (
     "{reg!r} is a penalty on the parameters, not a loss of (predictions, targets), so it cannot be a term "
     "of a composite. Lift the loss over the model and add it there: "
@@ -72,6 +77,11 @@ class Regularizer:
     kind: str
     scale: Weight
     mask: Any = None
+
+    def __post_init__(self) -> None:
+        choice_argument("Regularizer", "kind", self.kind, KINDS)
+        _check_scale("Regularizer", self.scale)
+        _check_mask("Regularizer", self.mask)
 
     def scale_at(self, step: Any) -> Any:
         """The scale at ``step`` (the number itself when it is not a schedule)."""
@@ -131,6 +141,23 @@ def _check_scale(fn: str, scale: Any) -> Weight:
     return scale
 
 
+def _check_mask(fn: str, mask: Any) -> None:
+    """A mask is None, a predicate ``(path, leaf) -> bool`` or a pytree of booleans (its structure is checked
+    against the parameters when the regularizer is called)."""
+    if mask is None or callable(mask):
+        return
+    expected = ("None, a predicate (path, leaf) -> bool, or a pytree of booleans shaped like the parameters "
+                "(True = regularize), e.g. mask={'w': True, 'b': False}")
+    if isinstance(mask, (str, bytes)):
+        raise TypeError(f"{fn}: mask must be {expected}; got the string {mask!r}.")
+    for path, leaf in jax.tree_util.tree_flatten_with_path(mask)[0]:
+        if isinstance(leaf, (bool, np.bool_)) or (hasattr(leaf, "dtype") and np.ndim(leaf) == 0):
+            continue
+        where = f"mask{jax.tree_util.keystr(path)}"
+        raise TypeError(f"{fn}: mask must be {expected}; got {type(leaf).__name__} {leaf!r}"
+                        + (f" at {where}" if path else "") + ".")
+
+
 def l2(scale: Weight, *, mask: Any = None) -> Regularizer:
     """L2 penalty (weight decay) ``0.5 * scale * sum(w^2)`` over the masked leaves.
 
@@ -145,6 +172,7 @@ def l2(scale: Weight, *, mask: Any = None) -> Regularizer:
     >>> float(jl.l2(jl.warmup(100) * 1.0, mask={"w": True, "b": False})(params, step=50))
     1.25
     """
+    _check_mask("l2", mask)
     return Regularizer("l2", _check_scale("l2", scale), mask)
 
 
@@ -156,6 +184,7 @@ def l1(scale: Weight, *, mask: Any = None) -> Regularizer:
     >>> float(jl.l1(0.5, mask=lambda path, leaf: path == "w")(params))
     1.5
     """
+    _check_mask("l1", mask)
     return Regularizer("l1", _check_scale("l1", scale), mask)
 
 

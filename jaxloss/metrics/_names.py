@@ -99,5 +99,6 @@ def get(name: str | Metric, **options: Any) -> Metric:
         hint = ""
         if key.startswith("val_") and key[4:] in STREAMING:
             hint = f" History adds the 'val_' prefix itself: ask for {key[4:]!r}."
-        raise ValueError(f"metrics.get: unknown metric {name!r}.{hint} Known names: {', '.join(STREAMING)}.")
+        raise ValueError(f"metrics.get: name={name!r} is not a streaming metric.{hint} Known names: "
+                         f"{', '.join(STREAMING)}.")
     return STREAMING[key](**options)

@@ -357,6 +357,9 @@ def auc_histogram_bound(state: HistogramState) -> Array:
     ``(1/2) sum_b pos_b neg_b / (W_pos W_neg)``: half the fraction of positive-negative pairs that
     share a histogram bin (NaN when a class is absent). See :func:`auc_metric`.
     """
+    if not isinstance(state, HistogramState):
+        raise TypeError(f"auc_histogram_bound: state must be the HistogramState of an auc_metric (m.update(...)); "
+                        f"got {type(state).__name__}.")
     denom = jnp.sum(state.positive) * jnp.sum(state.negative)
     same = jnp.sum(state.positive * state.negative)
     return jnp.where(denom > 0, 0.5 * same / jnp.where(denom > 0, denom, 1), jnp.nan)

@@ -27,6 +27,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, Literal
 
+from jaxloss._arguments import flag_argument, integer_argument, text_argument
+
 if TYPE_CHECKING:
     from jaxloss.playground._server import PlaygroundServer
 
@@ -60,8 +62,15 @@ def playground(page: Page = "train", *, state: str = "", port: int = 0, open_bro
       The running :class:`PlaygroundServer` (``.url(page)``, ``.stop()``). Calling ``playground`` again
       starts another server; stop the old one with ``.stop()``.
     """
-    if page not in ("train", "anatomy"):
-        raise ValueError(f"playground: page={page!r}; choose 'train' or 'anatomy'.")
+    # Every argument is checked before the server starts (a wrong one must not open a browser).
+    if not isinstance(page, str) or page not in ("train", "anatomy"):
+        raise (ValueError if isinstance(page, str) else TypeError)(
+            f"playground: page={page!r}; choose 'train' or 'anatomy'.")
+    text_argument("playground", "state", state, optional=False)
+    port = integer_argument("playground", "port", port, low=0, high=65536, meaning=" (0: a free port)")
+    open_browser = flag_argument("playground", "open_browser", open_browser)
+    height = integer_argument("playground", "height", height, low=1, meaning=" (pixels)")
+    quiet = flag_argument("playground", "quiet", quiet)
     from jaxloss.playground._server import PlaygroundServer
 
     server = PlaygroundServer(port=port)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from jaxloss.plot._style import COLORS, PALETTE, new_figure, style_axes
+from jaxloss._arguments import array_argument, flag_argument, real_argument, text_argument
+from jaxloss.inspection._arguments import loss_argument
+from jaxloss.plot._style import COLORS, PALETTE, axes_argument, new_figure, style_axes
 
 
-def _loss_fn(loss: Any) -> tuple[str, Any]:
+def _loss_fn(loss: Any, fn: str = "error_curve", argument: str = "loss") -> tuple[str, Any]:
     """(label, function) for a loss given by name, registry entry or function."""
-    if isinstance(loss, str):
-        from jaxloss import _registry
-
-        entry = _registry.info(loss)
-        return entry.name, entry.fn
+    loss = loss_argument(fn, argument, loss)
     name = getattr(getattr(loss, "info", None), "name", None) or getattr(loss, "__name__", "loss")
     return str(name), loss
 
@@ -29,6 +27,8 @@ def error_curve(loss: Any, errors: Any, *, target: float = 0.0, **options: Any) 
     import numpy as np
 
     _, fn = _loss_fn(loss)
+    errors = array_argument("error_curve", "errors", errors)
+    target = real_argument("error_curve", "target", target, " (the target the errors are measured from)")
     e = jnp.asarray(np.asarray(errors, dtype=np.float32))
     t = jnp.full(e.shape, target, dtype=e.dtype)
 
@@ -41,7 +41,7 @@ def error_curve(loss: Any, errors: Any, *, target: float = 0.0, **options: Any) 
 
 
 def loss_vs_error(losses: Any, errors: Any = None, *, gradients: bool = True, target: float = 0.0,
-                  options: dict[str, dict[str, Any]] | None = None, title: str = "Loss against error",
+                  options: dict[str, dict[str, Any]] | None = None, title: str | None = "Loss against error",
                   axes: Any = None) -> Any:
     """Each loss (and, with ``gradients``, its derivative) against the error ``prediction - target``.
 
@@ -52,7 +52,19 @@ def loss_vs_error(losses: Any, errors: Any = None, *, gradients: bool = True, ta
     """
     import numpy as np
 
+    if isinstance(losses, str) or not isinstance(losses, (dict, list, tuple)):
+        raise TypeError(f"loss_vs_error: losses must be a list of loss names or functions (e.g. ['mse', 'huber']) or a "
+                        f"dict label -> loss; got {type(losses).__name__} {losses!r}.")
     items = list(losses.items()) if isinstance(losses, dict) else [(None, item) for item in losses]
+    items = [(label, _loss_fn(loss, "loss_vs_error", f"losses[{label or i!r}]")[1]) for i, (label, loss) in enumerate(items)]
+    if errors is not None:
+        errors = array_argument("loss_vs_error", "errors", errors)
+    flag_argument("loss_vs_error", "gradients", gradients)
+    real_argument("loss_vs_error", "target", target, " (the target the errors are measured from)")
+    text_argument("loss_vs_error", "title", title)
+    if options is not None and not isinstance(options, dict):
+        raise TypeError(f"loss_vs_error: options must be a dict label -> {{option: value}} or None; got "
+                        f"{type(options).__name__}.")
     errors = np.linspace(-4.0, 4.0, 401) if errors is None else np.asarray(errors)
     options = options or {}
     if axes is None:
@@ -78,10 +90,21 @@ def loss_vs_error(losses: Any, errors: Any = None, *, gradients: bool = True, ta
     return fig
 
 
-def curves(ax: Any, series: dict[str, Any], *, x: Any = None, title: str | None = None, xlabel: str = "step",
-           ylabel: str = "loss", log: bool = False, colors: dict[str, str] | None = None) -> Any:
+def curves(ax: Any, series: dict[str, Any], *, x: Any = None, title: str | None = None, xlabel: str | None = "step",
+           ylabel: str | None = "loss", log: bool = False, colors: dict[str, str] | None = None) -> Any:
     """Draws named 1-D series (a History's columns, for example) on ``ax`` in the house style."""
     import numpy as np
+    from collections.abc import Mapping
+
+    axes_argument("curves", "ax", ax)
+    if not isinstance(series, Mapping):
+        raise TypeError(f"curves: series must be a dict name -> values (e.g. {{'loss': [2.0, 1.0]}}); got "
+                        f"{type(series).__name__} {series!r}.")
+    for key, value in (("title", title), ("xlabel", xlabel), ("ylabel", ylabel)):
+        text_argument("curves", key, value)
+    flag_argument("curves", "log", log)
+    if colors is not None and not isinstance(colors, Mapping):
+        raise TypeError(f"curves: colors must be a dict name -> colour or None; got {type(colors).__name__}.")
 
     for i, (name, values) in enumerate(series.items()):
         values = np.asarray(values, dtype=float)

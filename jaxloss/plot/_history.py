@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxloss._arguments import text_argument
 from jaxloss.plot._style import COLORS, new_figure, style_axes
 
 
@@ -31,7 +32,19 @@ def history(history: Any, *, keys: Sequence[str] | None = None, title: str | Non
 
     if not isinstance(history, Mapping) and isinstance(getattr(history, "history", None), Mapping):
         history = history.history  # a FitResult
+    if not isinstance(history, Mapping) or not all(hasattr(history, a) for a in ("best_epoch", "monitor")):
+        raise TypeError(f"history: history must be a jl.History or a FitResult (what fit returns); got "
+                        f"{type(history).__name__} {history!r}.")
     present = list(history)
+    if keys is not None:
+        if isinstance(keys, str) or not isinstance(keys, Sequence):
+            raise TypeError(f"history: keys must be a list of History keys, e.g. keys=['loss']; got "
+                            f"{type(keys).__name__} {keys!r}.")
+        known = sorted({k.removeprefix("val_") for k in present if k != "epoch"})
+        for i, k in enumerate(keys):
+            if not isinstance(k, str) or (k not in present and "val_" + k not in present):
+                raise ValueError(f"history: keys[{i}]={k!r} is not in the History; its quantities: {', '.join(known)}.")
+    text_argument("history", "title", title)
     names = list(keys) if keys is not None else [k for k in present if k != "epoch" and not k.startswith("val_")]
     for k in present:  # validation-only quantities get a panel too
         if k.startswith("val_") and k[4:] not in names and keys is None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from jaxloss.plot._style import PALETTE, new_figure, style_axes
+from jaxloss._arguments import (array_argument, callable_argument, check_input, choice_argument, flag_argument,
+                                 integer_argument, real_argument, text_argument)
+from jaxloss.plot._style import PALETTE, axes_argument, new_figure, style_axes
 
 
 @dataclasses.dataclass
@@ -67,6 +69,35 @@ def _flat_directions(params: Any, method: str, trajectories: dict[str, Any], see
     return center, np.stack(dirs), None
 
 
+def _check_surface(fn: str, loss_fn: Any, params: Any, directions: Any, trajectories: Any, span: Any, resolution: Any,
+                   seed: Any) -> None:
+    """The arguments landscape_surface and loss_landscape share, checked before anything is computed."""
+    import numpy as np
+
+    callable_argument(fn, "loss_fn", loss_fn, "a function loss_fn(params) -> scalar")
+    check_input(fn, "params", params)
+    if isinstance(directions, str):
+        choice_argument(fn, "directions", directions, ("filter", "pca", "axes"))
+    else:
+        d = array_argument(fn, "directions", directions)
+        if d.ndim != 2 or d.shape[0] != 2:
+            raise ValueError(f"{fn}: directions must be 'filter', 'pca', 'axes' or a (2, P) array of flat directions; "
+                             f"got shape {tuple(d.shape)}.")
+    if trajectories is not None and not isinstance(trajectories, dict):
+        raise TypeError(f"{fn}: trajectories must be a dict name -> sequence of parameter pytrees, or None; got "
+                        f"{type(trajectories).__name__} {trajectories!r}.")
+    if isinstance(span, (tuple, list)):
+        if len(span) != 4:
+            raise ValueError(f"{fn}: span must be a half-width or explicit limits (a0, a1, b0, b1); got {len(span)} "
+                             "values.")
+        for i, v in enumerate(span):
+            real_argument(fn, f"span[{i}]", v)
+    elif not np.isfinite(real_argument(fn, "span", span, " (a half-width) or limits (a0, a1, b0, b1)")) or span <= 0:
+        raise ValueError(f"{fn}: span={span} must be a finite half-width > 0.")
+    integer_argument(fn, "resolution", resolution, low=2, meaning=" (grid points per side)")
+    integer_argument(fn, "seed", seed)
+
+
 def landscape_surface(loss_fn: Any, params: Any, *, directions: Any = "filter", trajectories: dict[str, Any] | None = None,
                       span: float | tuple[float, float, float, float] = 1.0, resolution: int = 41, seed: int = 0,
                       ignore_biases: bool = True, margin: float = 0.15) -> Landscape:
@@ -84,6 +115,10 @@ def landscape_surface(loss_fn: Any, params: Any, *, directions: Any = "filter", 
     import numpy as np
     from jax.flatten_util import ravel_pytree
 
+    _check_surface("landscape_surface", loss_fn, params, directions, trajectories, span, resolution, seed)
+    flag_argument("landscape_surface", "ignore_biases", ignore_biases)
+    if real_argument("landscape_surface", "margin", margin, " (the share of the paths' extent added around them)") < 0:
+        raise ValueError(f"landscape_surface: margin={margin} must be >= 0.")
     trajectories = dict(trajectories or {})
     if isinstance(directions, str):
         center, d, explained = _flat_directions(params, directions, trajectories, seed, ignore_biases)
@@ -125,6 +160,18 @@ def draw_landscape(ax: Any, land: Landscape, *, title: str | None = None, log: b
                    colorbar: bool = True, path_colors: dict[str, str] | None = None, legend: bool = True) -> Any:
     """Draws a :class:`Landscape` as filled contours with its paths (start dot, end cross)."""
     import numpy as np
+
+    axes_argument("draw_landscape", "ax", ax)
+    if not isinstance(land, Landscape):
+        raise TypeError(f"draw_landscape: land must be a Landscape (from landscape_surface); got {type(land).__name__} "
+                        f"{land!r}.")
+    text_argument("draw_landscape", "title", title)
+    for key, value in (("log", log), ("colorbar", colorbar), ("legend", legend)):
+        flag_argument("draw_landscape", key, value)
+    integer_argument("draw_landscape", "levels", levels, low=2)
+    if path_colors is not None and not isinstance(path_colors, dict):
+        raise TypeError(f"draw_landscape: path_colors must be a dict path name -> colour or None; got "
+                        f"{type(path_colors).__name__}.")
 
     values = np.asarray(land.values)
     shown = np.log10(values - min(values.min(), 0.0) + 1e-3) if log else values
@@ -169,6 +216,11 @@ def loss_landscape(loss_fn: Any, params: Any, *, directions: Any = "filter", tra
     (9, 9)
     >>> plot.close(fig)
     """
+    _check_surface("loss_landscape", loss_fn, params, directions, trajectories, span, resolution, seed)
+    flag_argument("loss_landscape", "log", log)
+    text_argument("loss_landscape", "title", title)
+    if ax is not None:
+        axes_argument("loss_landscape", "ax", ax)
     land = landscape_surface(loss_fn, params, directions=directions, trajectories=trajectories, span=span,
                              resolution=resolution, seed=seed)
     if ax is None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxloss._arguments import integer_argument, real_argument
 from jaxloss.plot._style import COLORS, PALETTE, new_figure, style_axes
 
 
@@ -25,6 +26,14 @@ def report(report: Any, *, points: int = 201, span: float | None = None) -> Any:
     ['value', 'derivative']
     >>> plot.close(fig)
     """
+    from jaxloss.inspection import Report
+
+    if not isinstance(report, Report):
+        raise TypeError(f"report: report must be a jl.Report (what jl.inspect returns); got {type(report).__name__} "
+                        f"{report!r}.")
+    points = integer_argument("report", "points", points, low=2)
+    if span is not None and real_argument("report", "span", span, " (the range's half-width) or None") <= 0:
+        raise ValueError(f"report: span={span} must be > 0 (the range's half-width).")
     line = report.line(points=points, span=span)
     fig, axes = new_figure(1, 2, width=9.6, height=3.9, layout="constrained")
     ax_v, ax_g = axes[0]

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from jaxloss._arguments import flag_argument, integer_argument, real_argument, text_argument
+
 #: Okabe and Ito's colour-blind-safe palette (Color Universal Design, 2008).
 PALETTE = (
     "#0072B2",  # blue
@@ -77,6 +79,12 @@ def house_style() -> Iterator[None]:
 def new_figure(nrows: int = 1, ncols: int = 1, *, width: float | None = None, height: float | None = None,
                squeeze: bool = False, **kwargs: Any) -> tuple[Any, Any]:
     """A figure and its axes in the house style (axes as a 2-D array unless ``squeeze``)."""
+    nrows = integer_argument("new_figure", "nrows", nrows, low=1)
+    ncols = integer_argument("new_figure", "ncols", ncols, low=1)
+    for key, value in (("width", width), ("height", height)):
+        if value is not None and real_argument("new_figure", key, value, " (inches) or None") <= 0:
+            raise ValueError(f"new_figure: {key}={value} must be > 0 (inches).")
+    flag_argument("new_figure", "squeeze", squeeze)
     plt = _pyplot()
     width = width if width is not None else 4.6 * ncols
     height = height if height is not None else 3.6 * nrows
@@ -98,6 +106,10 @@ def _inline_backend() -> bool:
 def style_axes(ax: Any, *, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None,
                legend: bool = False) -> Any:
     """Applies the house style to one axes, with its title and labels."""
+    axes_argument("style_axes", "ax", ax)
+    for key, value in (("title", title), ("xlabel", xlabel), ("ylabel", ylabel)):
+        text_argument("style_axes", key, value)
+    flag_argument("style_axes", "legend", legend)
     with house_style():
         if title:
             ax.set_title(title, fontsize=STYLE["axes.titlesize"], fontweight=STYLE["axes.titleweight"])
@@ -115,6 +127,17 @@ def style_axes(ax: Any, *, title: str | None = None, xlabel: str | None = None, 
 
 def save(fig: Any, path: str | os.PathLike[str], *, formats: Sequence[str] = ("png",)) -> list[str]:
     """Saves ``fig`` as ``path`` with each extension in ``formats``; returns the paths written."""
+    figure_argument("save", "fig", fig)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"save: path must be a file path (a string); got {type(path).__name__} {path!r}.")
+    if isinstance(formats, str) or not isinstance(formats, (list, tuple)):
+        raise TypeError(f"save: formats must be a list of file formats, e.g. formats=['png', 'pdf']; got "
+                        f"{type(formats).__name__} {formats!r}.")
+    supported = fig.canvas.get_supported_filetypes()
+    for i, fmt in enumerate(formats):
+        if not isinstance(fmt, str) or fmt.lower() not in supported:
+            raise ValueError(f"save: formats[{i}]={fmt!r} is not a format matplotlib writes; use one of "
+                             f"{', '.join(sorted(supported))}.")
     base, _ = os.path.splitext(os.fspath(path))
     os.makedirs(os.path.dirname(base) or ".", exist_ok=True)
     written = []
@@ -128,4 +151,25 @@ def save(fig: Any, path: str | os.PathLike[str], *, formats: Sequence[str] = ("p
 
 def close(fig: Any) -> None:
     """Frees a figure's memory (figures are not closed for you: you may want to show them)."""
+    figure_argument("close", "fig", fig)
     _pyplot().close(fig)
+
+
+def figure_argument(fn: str, argument: str, value: Any) -> Any:
+    """A matplotlib Figure (what every function here returns)."""
+    from matplotlib.figure import Figure
+
+    if not isinstance(value, Figure):
+        raise TypeError(f"{fn}: {argument} must be a matplotlib Figure (what jaxloss.plot's functions return); got "
+                        f"{type(value).__name__} {value!r}.")
+    return value
+
+
+def axes_argument(fn: str, argument: str, value: Any) -> Any:
+    """A matplotlib Axes (``fig.axes[0]``, or one of ``new_figure``'s)."""
+    from matplotlib.axes import Axes
+
+    if not isinstance(value, Axes):
+        raise TypeError(f"{fn}: {argument} must be a matplotlib Axes (e.g. new_figure()[1][0, 0]); got "
+                        f"{type(value).__name__} {value!r}.")
+    return value

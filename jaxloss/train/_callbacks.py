@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from jaxloss._arguments import flag_argument, path_argument
 from jaxloss.train._history import History
 
 __all__ = ["EpochEnd", "Callback", "StopTraining", "CSVLogger", "TensorBoardLogger"]
@@ -103,7 +104,8 @@ class CSVLogger(Callback):
     """
 
     def __init__(self, path: str | os.PathLike[str], *, append: bool = False) -> None:
-        self.path, self.append = os.fspath(path), append
+        self.path = path_argument("CSVLogger", "path", path, what="the path of the CSV file to write")
+        self.append = flag_argument("CSVLogger", "append", append)
         self._file: Any = None
         self._writer: Any = None
         self._keys: list[str] | None = None
@@ -141,6 +143,7 @@ class TensorBoardLogger(Callback):
     """
 
     def __init__(self, logdir: str | os.PathLike[str]) -> None:
+        logdir = path_argument("TensorBoardLogger", "logdir", logdir, what="a directory path")
         try:
             from tensorboardX import SummaryWriter
         except ImportError as err:  # pragma: no cover - depends on the environment

@@ -23,6 +23,9 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxloss._arguments import (choice_argument, flag_argument, integer_argument, real_argument,
+                                text_argument)
+
 __all__ = ["EarlyStopping", "Tracking", "track", "tracker_init"]
 
 Mode = Literal["auto", "min", "max"]
@@ -58,18 +61,17 @@ class EarlyStopping:
     restore_best: bool = True
 
     def __post_init__(self) -> None:
-        if self.mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping: mode={self.mode!r}; choose 'auto', 'min' or 'max'.")
+        fn = "EarlyStopping"
+        text_argument(fn, "monitor", self.monitor)
+        choice_argument(fn, "mode", self.mode, ("auto", "min", "max"))
         for name in ("patience", "start_from_epoch"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"EarlyStopping: {name}={value!r} must be an integer >= 0.")
-        if not (isinstance(self.min_delta, (int, float)) and self.min_delta >= 0):
-            raise ValueError(f"EarlyStopping: min_delta={self.min_delta!r} must be a number >= 0.")
-        if self.baseline is not None and not (isinstance(self.baseline, (int, float)) and math.isfinite(self.baseline)):
+            integer_argument(fn, name, getattr(self, name), low=0)
+        if not real_argument(fn, "min_delta", self.min_delta) >= 0:
+            raise ValueError(f"EarlyStopping: min_delta={self.min_delta!r} is out of range; min_delta must be a number "
+                             ">= 0 (an improvement must beat the best value by more than it).")
+        if self.baseline is not None and not math.isfinite(real_argument(fn, "baseline", self.baseline, " or None")):
             raise ValueError(f"EarlyStopping: baseline={self.baseline!r} must be a finite number or None.")
-        if not isinstance(self.restore_best, bool):
-            raise TypeError(f"EarlyStopping: restore_best={self.restore_best!r} must be True or False.")
+        flag_argument(fn, "restore_best", self.restore_best)
 
 
 class Tracking(NamedTuple):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import numbers
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -14,8 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxloss import _registry
 from jaxloss import metrics as _metrics
 from jaxloss import models as _models
+from jaxloss._arguments import integer_argument
 from jaxloss.train import _checkpoint, _data
 from jaxloss.train._callbacks import Callback, EpochEnd, StopTraining, as_callbacks
 from jaxloss.train._early_stopping import EarlyStopping, Tracking, tracker_init
@@ -250,12 +253,59 @@ def fit(model: Any, *args: Any,
     Returns:
       A :class:`FitResult`: ``params``, ``model`` (for modules), ``history``, ``status``, ``message``.
     """
+    # Every argument's type and range, before anything is built or compiled.
+    epochs = integer_argument("fit", "epochs", epochs, low=0)
+    batch_size = integer_argument("fit", "batch_size", batch_size, low=1)
+    for key, value in (("val_batch_size", val_batch_size), ("steps_per_epoch", steps_per_epoch)):
+        if value is not None:
+            integer_argument("fit", key, value, low=1)
+    seed, prefetch = integer_argument("fit", "seed", seed), integer_argument("fit", "prefetch", prefetch, low=0)
+    for key, value, optional in (("from_logits", from_logits, True), ("drop_remainder", drop_remainder, False),
+                                 ("data_parallel", data_parallel, True)):
+        if not (isinstance(value, (bool, np.bool_)) or (optional and value is None)):
+            raise TypeError(f"fit: {key} must be True or False{' or None' if optional else ''}; got "
+                            f"{type(value).__name__} {value!r}.")
+    if not isinstance(progress, (bool, np.bool_, str)):  # a string is checked with the display it names
+        raise TypeError(f"fit: progress must be True, False, 'bar', 'notebook' or 'lines'; got {progress!r}.")
+    if optimizer is not None and not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise TypeError(f"fit: optimizer must be an optax transformation (e.g. optax.adam(1e-3)) or None; got "
+                        f"{type(optimizer).__name__} {optimizer!r}.")
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise TypeError(f"fit: early_stopping must be a jl.EarlyStopping(...) or None; got {type(early_stopping).__name__} "
+                        f"{early_stopping!r}.")
+    if monitor is not None and not isinstance(monitor, str):
+        raise TypeError(f"fit: monitor must be a History key (e.g. 'val_loss') or None; got {type(monitor).__name__}.")
+    for key, value in (("checkpoint_dir", checkpoint_dir), ("resume_from", resume_from)):
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"fit: {key} must be a directory path or None; got {type(value).__name__} {value!r}.")
+    if not isinstance(metrics, (str, _metrics.Metric, list, tuple)):
+        raise TypeError(f"fit: metrics must be a list of metric names or jaxloss.metrics.Metric objects; got "
+                        f"{type(metrics).__name__} {metrics!r}.")
+    for i, m in enumerate([metrics] if isinstance(metrics, (str, _metrics.Metric)) else metrics):
+        if isinstance(m, str) and m.lower() not in _metrics.STREAMING:
+            raise ValueError(f"fit: metrics[{i}]={m!r} is not a metric; known names: {', '.join(_metrics.STREAMING)}.")
+        if not isinstance(m, (str, _metrics.Metric)):
+            raise TypeError(f"fit: metrics[{i}] must be a metric name or a jaxloss.metrics.Metric; got {type(m).__name__}.")
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"fit: callbacks must be a list of functions callback(end) or jl.Callback objects; got "
+                        f"{type(callbacks).__name__} {callbacks!r}.")
+    for i, c in enumerate(callbacks):
+        if not callable(c) and not isinstance(c, Callback):
+            raise TypeError(f"fit: callbacks[{i}] must be a function callback(end) or a jl.Callback; got "
+                            f"{type(c).__name__} {c!r}.")
     lifted, loss, train = _parse_arguments(model, args)
-    epochs, batch_size = int(epochs), int(batch_size)
-    if epochs < 0 or batch_size < 1:
-        raise ValueError(f"fit: epochs must be >= 0 and batch_size >= 1; got epochs={epochs}, batch_size={batch_size}.")
-    if from_logits is not None and not isinstance(from_logits, bool):
-        raise TypeError(f"fit: from_logits must be True, False or None; got {from_logits!r}.")
+    data = "data: (inputs, targets), a dict with 'inputs' and 'targets', or an iterable of batches"
+    for key, value in (("train", train), ("val", val)):
+        if (value is None and key == "train") or isinstance(value, (str, bytes, numbers.Number)):
+            raise TypeError(f"fit: {key} must be {data}; got {type(value).__name__} {value!r}.")
+    if loss is None or not (isinstance(loss, str) or callable(loss)):
+        raise TypeError(f"fit: loss must be a loss name, a loss function, a composite or an objective; got "
+                        f"{type(loss).__name__} {loss!r}.")
+    if isinstance(loss, str):
+        try:
+            _registry.info(loss)
+        except KeyError as err:
+            raise KeyError(f"fit: loss={loss!r}: {err.args[0]}") from None
     call = as_loss_call(loss, model)
     run = _Run.prepare(lifted, call, loss, train, optimizer=optimizer, epochs=epochs, batch_size=batch_size, val=val,
                        val_batch_size=val_batch_size, steps_per_epoch=steps_per_epoch, metrics=metrics,

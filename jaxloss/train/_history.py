@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxloss._arguments import choice_argument, integer_argument, text_argument
+
 __all__ = ["History"]
 
 
@@ -19,16 +21,21 @@ class History(Mapping):
     A read-only mapping from name to a NumPy array with one value per epoch (``history["epoch"]``
     holds the epoch numbers, from 1). ``best_epoch`` and ``stopped_epoch`` (1-based, or None) mark
     the monitored quantity's best epoch and where early stopping fired.
-    ``jaxloss.plot.history(history)`` draws it.
+    ``jaxloss.plot.history(history)`` draws it. ``mode`` says whether the monitored quantity is
+    better low (``"min"``) or high (``"max"``).
     """
 
     def __init__(self, values: Mapping[str, Sequence[float]] | None = None, *, monitor: str | None = None,
                  mode: str = "min", best_epoch: int | None = None, stopped_epoch: int | None = None) -> None:
-        self._values: dict[str, list[float]] = {k: [float(v) for v in vs] for k, vs in (values or {}).items()}
-        self.monitor = monitor
-        self.mode = mode
-        self.best_epoch = best_epoch
-        self.stopped_epoch = stopped_epoch
+        if values is not None and not isinstance(values, Mapping):
+            raise TypeError(f"History: values must be a dict name -> one number per epoch, e.g. "
+                            f"{{'loss': [2.0, 1.0]}}, or None; got {type(values).__name__} {values!r}.")
+        self._values: dict[str, list[float]] = {
+            _name(key): _column(f"values[{key!r}]", column) for key, column in (values or {}).items()}
+        self.monitor = text_argument("History", "monitor", monitor)
+        self.mode = choice_argument("History", "mode", mode, ("min", "max"))
+        self.best_epoch = _epoch("best_epoch", best_epoch)
+        self.stopped_epoch = _epoch("stopped_epoch", stopped_epoch)
 
     def __getitem__(self, key: str) -> np.ndarray:
         try:
@@ -113,6 +120,35 @@ class History(Mapping):
         keys, body = rows[0], rows[1:]
         values = {k: [float(r[j]) for r in body if j < len(r) and r[j] != ""] for j, k in enumerate(keys)}
         return cls(values)
+
+
+def _name(key: Any) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"History: the keys of values are names (e.g. 'loss') and must be strings; got "
+                        f"{type(key).__name__} {key!r}.")
+    return key
+
+
+def _column(argument: str, column: Any) -> list[float]:
+    """One name's values, one number per epoch, as floats."""
+    if isinstance(column, (str, bytes, Mapping)) or not hasattr(column, "__iter__"):
+        raise TypeError(f"History: {argument} must be a list of numbers, one per epoch; got {type(column).__name__} "
+                        f"{column!r}.")
+    out = []
+    for i, v in enumerate(column):
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            raise TypeError(f"History: {argument}[{i}] must be a number (one per epoch); got {type(v).__name__} "
+                            f"{v!r}.") from None
+    return out
+
+
+def _epoch(argument: str, value: Any) -> int | None:
+    """An epoch number (from 1), or None."""
+    if value is None:
+        return None
+    return integer_argument("History", argument, value, low=1, meaning=" (an epoch, counted from 1) or None")
 
 
 def _csv_number(key: str, value: float) -> str:

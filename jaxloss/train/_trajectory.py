@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxloss._arguments import callable_argument, check_input, integer_argument
+
 __all__ = ["Trajectory", "trajectory"]
 
 
@@ -69,9 +71,13 @@ def trajectory(objective: Callable[[Any], jax.Array], params: Any, optimizer: op
     >>> t.losses.tolist(), t.path[:, 0].tolist()
     ([18.0, 4.5, 1.125], [0.0, 1.5, 2.25, 2.625])
     """
-    steps = int(steps)
-    if steps < 0:
-        raise ValueError(f"trajectory: steps must be >= 0; got {steps}.")
+    callable_argument("trajectory", "objective", objective, "a scalar function of the parameters, objective(params)")
+    check_input("trajectory", "params", params)
+    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
+        hint = f" (optax.{optimizer}(learning_rate), not its name)" if isinstance(optimizer, str) else ""
+        raise TypeError(f"trajectory: optimizer must be an optax transformation, e.g. optax.sgd(0.1); got "
+                        f"{type(optimizer).__name__} {optimizer!r}{hint}.")
+    steps = integer_argument("trajectory", "steps", steps, low=0, meaning=" (the number of updates)")
 
     @jax.jit
     def loop(start: Any) -> tuple[Any, jax.Array, Any]:
