@@ -416,6 +416,9 @@ STREAMING_CASES = [
     ("r2", {}, metrics.r2_score, "reg"),
     ("ece", {"num_bins": 10}, functools.partial(metrics.expected_calibration_error, num_bins=10), "binary"),
     ("ece", {}, metrics.expected_calibration_error, "multi"),
+    # exact ranking metrics, in buffers of fixed shape (a scan carry): every entry kept
+    ("auc", {"capacity": N}, metrics.roc_auc, "binary"),
+    ("average_precision", {"capacity": N + 5}, metrics.average_precision, "binary"),
 ]
 
 
@@ -478,7 +481,7 @@ def test_streaming_auc_within_bound(from_logits):
     logits = rng.normal(size=n) + 1.2 * y
     w = rng.uniform(0.5, 1.5, size=n)
     probs = 1 / (1 + np.exp(-logits))
-    m = metrics.auc_metric(num_thresholds=200, from_logits=from_logits)
+    m = metrics.auc_histogram_metric(num_thresholds=200, from_logits=from_logits)
     state = m.update(m.init(), logits if from_logits else probs, y, weights=w)
     exact = float(metrics.roc_auc(probs, y, weights=w))
     approx, bound = float(m.compute(state)), float(metrics.auc_histogram_bound(state))
@@ -494,9 +497,48 @@ def test_streaming_auc_is_exact_when_bins_separate_scores():
     # every distinct score in its own bin: the histogram AUC equals the exact one (ties included)
     s = jnp.array([0.05, 0.05, 0.15, 0.35, 0.35, 0.95])
     y = jnp.array([0, 1, 0, 1, 0, 1])
-    m = metrics.auc_metric(num_thresholds=10)
+    m = metrics.auc_histogram_metric(num_thresholds=10)
     state = m.update(m.init(), s, y)
     close(m.compute(state), metrics.roc_auc(s, y))
+
+
+@pytest.mark.parametrize("name, one_shot", [("auc", metrics.roc_auc), ("average_precision", metrics.average_precision)])
+def test_exact_ranking_metrics_keep_every_entry(data, name, one_shot):
+    """Unsized, the buffers grow with each update (eager loops); sized, a batch that does not fit makes
+    the value NaN, never a value of part of the data; the state of capacity 0 grows whatever its metric."""
+    p, y, w, mask = data["bscores"], data["blabels"], data["weights"], data["mask"]
+    m = metrics.get(name)
+    assert m.sized(None) is m and m.sized(N).sized(None) is m and m.greater_is_better
+    state = m.init()
+    for i in range(0, N, 25):  # uneven batches
+        state = m.update(state, p[i:i + 25], y[i:i + 25], weights=w[i:i + 25], where=mask[i:i + 25])
+    assert state.capacity == N and int(state.count) == N
+    close(m.compute(state), one_shot(p, y, weights=w, where=mask), tol=1e-12)
+    small = m.sized(N - 1)
+    state = small.update(small.update(small.init(), p[:50], y[:50]), p[50:], y[50:])
+    assert bool(state.dropped) and np.isnan(float(small.compute(state)))
+    assert np.isnan(float(small.compute(small.update(small.init(), p, y))))  # larger than the buffers at once
+    empty = m.sized(N).init()._replace(scores=jnp.zeros(0), positive=jnp.zeros(0, bool), weights=jnp.zeros(0))
+    close(m.sized(N).compute(m.sized(N).update(empty, p, y)), one_shot(p, y), tol=1e-12)
+
+
+def test_exact_auc_ranks_confident_logits_as_they_are():
+    """Only the order matters: logits scaled by 30 (sigmoid rounds many to 1 in float32) keep their AUC;
+    the histogram's falls, within its bound."""
+    rng = np.random.default_rng(3)
+    n = 500
+    y = (rng.random(n) < 0.4).astype(np.float32)
+    logits = (rng.normal(size=n) + 1.2 * y).astype(np.float32)
+    exact = [metrics.get("auc", from_logits=True), metrics.get("auc_histogram", from_logits=True)]
+    values = {}
+    for scale in (1.0, 30.0):
+        z = jnp.asarray(scale * logits)
+        values[scale] = [float(m.compute(m.update(m.init(), z, y))) for m in exact]
+        close(values[scale][0], metrics.roc_auc(z.astype(jnp.float64), y), tol=1e-7)
+        hist = exact[1].update(exact[1].init(), z, y)
+        assert abs(values[scale][1] - values[scale][0]) <= float(metrics.auc_histogram_bound(hist)) + 1e-7
+    close(values[30.0][0], values[1.0][0], tol=1e-7)
+    assert values[30.0][1] < values[30.0][0] - 0.01  # the histogram ties the confident scores
 
 
 def test_get_names_and_errors():
@@ -517,6 +559,9 @@ def test_get_names_and_errors():
         m.update(m.init(), jnp.zeros((3, 4)), jnp.zeros(3, jnp.int32))
     with pytest.raises(ValueError, match=r"average='binary' needs two classes"):
         metrics.get("f1", num_classes=3, average="binary")
+    assert metrics.get("auc_histogram").name == "auc_histogram" and metrics.get("auc").sized is not None
+    with pytest.raises(TypeError, match=r"auc_metric: unknown option 'num_thresholds'.*auc_histogram_metric"):
+        metrics.get("auc", num_thresholds=100)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -316,30 +316,39 @@ def test_fit_empty_and_tiny_data():
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     directory = tmp_path_factory.mktemp("checkpoint")
-    _fit(checkpoint_dir=directory)
-    return directory
+    _fit(checkpoint_dir=directory, checkpoint_format="npz")
+    return directory / "epoch_000002"
 
 
 def _corrupt(checkpoint, tmp_path, name, data):
+    """A copy of the checkpoint with one file changed, and the manifest's sizes and hashes made to fit, so
+    the checks behind them are reached (tests/test_checkpoints.py tests the hashes themselves)."""
+    import hashlib
+    import json
     import shutil
 
     target = tmp_path / "copy"
     shutil.copytree(checkpoint, target)
     (target / name).write_bytes(data(target / name))
+    manifest = json.loads((target / "manifest.json").read_text())
+    for file, entry in manifest["files"].items():
+        content = (target / file).read_bytes()
+        entry.update(bytes=len(content), sha256=hashlib.sha256(content).hexdigest())
+    (target / "manifest.json").write_text(json.dumps(manifest))
     return target
 
 
 CORRUPTIONS = {
     "truncated npz": ("params.npz", lambda p: p.read_bytes()[:40], r"params.npz: it is not a readable .npz"),
     "garbage npz": ("opt_state.npz", lambda p: b"garbage" * 10, r"opt_state.npz: it is not a readable .npz"),
-    "wrong arrays": ("params.npz", None, r"params.npz: it holds 1 arrays"),
+    "wrong arrays": ("params.npz", None, r"params.npz: it has no readable __checkpoint__ entry"),
     "bad json": ("state.json", lambda p: b"{not json", r"state.json: it is not valid JSON"),
     "negative epoch": ("state.json", lambda p: p.read_bytes().replace(b'"epoch": 2', b'"epoch": -5'),
                        r"'epoch' must be >= 0; got -5"),
-    "epoch beyond": ("state.json", lambda p: p.read_bytes().replace(b'"epoch": 2', b'"epoch": 15'),
-                     r"written after epoch 15, beyond this run's epochs=4"),
+    "epoch beyond": ("manifest.json", lambda p: p.read_bytes().replace(b'"epoch": 2', b'"epoch": 15'),
+                     r"manifest.json: it was written after epoch 15, beyond this run's epochs=4"),
     "history mismatch": ("history.json", lambda p: p.read_bytes().replace(b'"epoch": [', b'"epoch": [7, '),
-                         r"history.json: it records 3 epochs; state.json says 2"),
+                         r"history.json: it records 3 epochs; the checkpoint \(manifest.json\) is of epoch 2"),
 }
 
 
@@ -360,7 +369,7 @@ def test_a_corrupted_checkpoint_names_the_file_and_the_problem(checkpoint, tmp_p
 
 
 def test_a_checkpoint_for_another_model_says_so(checkpoint):
-    with pytest.raises(ValueError, match=r"params.npz: params array 1 is float32\[3\]; the run expects float32\[4\]"):
+    with pytest.raises(ValueError, match=r"params.npz: params\['w'\] is float32\[3\]; the run expects float32\[4\]"):
         jl.fit(linear, {"w": jnp.zeros(4, jnp.float32), "b": jnp.zeros((), jnp.float32)}, jl.bce,
                (np.ones((8, 4), np.float32), np.ones(8, np.float32)), optimizer=OPT, epochs=4, progress=False,
                resume_from=checkpoint)

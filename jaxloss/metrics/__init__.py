@@ -48,33 +48,45 @@ Conventions
 Streaming metrics (for the training loop)
 -----------------------------------------
 A streaming metric is a :class:`Metric`, a NamedTuple of pure functions whose state is a pytree of
-arrays (fixed shapes and dtypes, so it can be a ``lax.scan`` carry)::
+arrays (fixed shapes and dtypes, so it can be a ``lax.scan`` carry; ``auc`` and ``average_precision``
+given a ``capacity``, see below)::
 
-    m = metrics.get("auc", from_logits=True)      # by name; or metrics.auc_metric(from_logits=True)
+    m = metrics.get("f1", from_logits=True)       # by name; or metrics.f1_metric(from_logits=True)
     state = m.init()                               # () -> State
     state = m.update(state, predictions, targets, weights=None, where=None)   # -> State
     state = m.merge(state_a, state_b)              # -> State (associative, commutative)
     value = m.compute(state)                       # -> scalar Array
-    m.name, m.greater_is_better                    # "auc", True  (for early stopping mode="auto")
+    m.name, m.greater_is_better                    # "f1", True  (for early stopping mode="auto")
 
 * Names accepted by :func:`get` (``STREAMING`` holds them): ``accuracy``, ``binary_accuracy``,
-  ``precision``, ``recall``, ``f1``, ``fbeta``, ``auc`` (alias ``roc_auc``), ``log_loss``, ``mse``,
-  ``rmse``, ``mae``, ``r2``, ``ece``, plus the scikit-learn spellings (``f1_score``,
-  ``mean_squared_error``, ...). ``m.name`` is the canonical name; History stores ``"val_" + m.name``.
+  ``precision``, ``recall``, ``f1``, ``fbeta``, ``auc`` (alias ``roc_auc``), ``average_precision``,
+  ``auc_histogram``, ``log_loss``, ``mse``, ``rmse``, ``mae``, ``r2``, ``ece``, plus the scikit-learn
+  spellings (``f1_score``, ``mean_squared_error``, ...). ``m.name`` is the canonical name; History
+  stores ``"val_" + m.name``.
 * Every constructor accepts ``from_logits`` (default ``False``: predictions are probabilities).
   Pass ``from_logits=True`` when the model outputs logits (the loss is a "with logits" loss). It is
-  ignored by the metrics that depend only on the scores' order (``accuracy``) or that are regression
-  metrics (``mse``, ``rmse``, ``mae``, ``r2``).
+  ignored by the metrics that depend only on the scores' order (``accuracy``, ``auc``,
+  ``average_precision``) or that are regression metrics (``mse``, ``rmse``, ``mae``, ``r2``).
 * Multiclass precision/recall/F1 need ``num_classes`` at construction (the state is a K x K confusion
   matrix); without it they are binary.
 * ``merge`` is elementwise addition of the states for every metric except ``r2``, whose state holds a
-  running mean and uses Chan's stable pairwise combination; use ``m.merge`` rather than ``+``.
+  running mean and uses Chan's stable pairwise combination, and ``auc`` and ``average_precision``,
+  whose states keep the entries themselves (merging concatenates them); use ``m.merge`` rather than
+  ``+``.
 * A ``Metric`` holds functions, not arrays: close over it (or pass it as a static argument) and
   pass only its *state* through ``jit``/``scan``. ``get`` and the constructors return the same
   object for the same options, so a jit cache keyed on the metric is reused across calls.
 * Every streaming metric is exact (equals the one-shot function on the concatenated data) except
-  ``auc``, a histogram approximation with a documented and tested error bound (see
-  :func:`auc_metric` and :func:`auc_histogram_bound`).
+  ``auc_histogram``, a histogram approximation with a documented and tested error bound (see
+  :func:`auc_histogram_metric` and :func:`auc_histogram_bound`).
+* ``auc`` and ``average_precision`` are exact because their state keeps every score, its target and
+  its weight (:class:`RankingState`) and ``compute`` sorts them, as :func:`roc_auc` and
+  :func:`average_precision` do; their memory grows with the data. ``capacity=n`` gives them buffers
+  of fixed shape for ``n`` entries (what a ``lax.scan`` carry needs; more entries make the value NaN);
+  without it each update grows them. ``fit`` sizes them to the data itself (``m.sized(n)``): in-memory
+  data by its length, iterables of batches on the host, batch by batch. ``auc_histogram`` keeps a
+  fixed 200-bin state whatever the data, at the price of its bound: scores crowded into few bins (a
+  model grown confident) tie there, and its AUC falls while the ranking stays the same.
 
 Layout (private modules; this file is the table of contents)
 --------------------------------------------------------------
@@ -113,10 +125,13 @@ from jaxloss.metrics._states import ConfusionState as ConfusionState
 from jaxloss.metrics._states import HistogramState as HistogramState
 from jaxloss.metrics._states import MeanState as MeanState
 from jaxloss.metrics._states import MomentsState as MomentsState
+from jaxloss.metrics._states import RankingState as RankingState
 from jaxloss.metrics._streaming import Metric as Metric
 from jaxloss.metrics._streaming import accuracy_metric as accuracy_metric
 from jaxloss.metrics._streaming import auc_histogram_bound as auc_histogram_bound
+from jaxloss.metrics._streaming import auc_histogram_metric as auc_histogram_metric
 from jaxloss.metrics._streaming import auc_metric as auc_metric
+from jaxloss.metrics._streaming import average_precision_metric as average_precision_metric
 from jaxloss.metrics._streaming import binary_accuracy_metric as binary_accuracy_metric
 from jaxloss.metrics._streaming import ece_metric as ece_metric
 from jaxloss.metrics._streaming import f1_metric as f1_metric
@@ -153,6 +168,8 @@ __all__ = [
     "f1_metric",
     "fbeta_metric",
     "auc_metric",
+    "average_precision_metric",
+    "auc_histogram_metric",
     "auc_histogram_bound",
     "log_loss_metric",
     "mse_metric",

@@ -206,6 +206,7 @@ RANGES: dict[str, Hyperparameter] = {
     "num_classes": Hyperparameter(low=2.0),
     "num_bins": Hyperparameter(low=1.0),
     "num_thresholds": Hyperparameter(low=1.0),
+    "capacity": Hyperparameter(low=1.0, doc="the number of entries the exact ranking metrics' buffers hold"),
 }
 
 

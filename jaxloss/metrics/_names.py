@@ -7,7 +7,9 @@ from typing import Any, Callable
 from jaxloss.metrics._streaming import (
     Metric,
     accuracy_metric,
+    auc_histogram_metric,
     auc_metric,
+    average_precision_metric,
     binary_accuracy_metric,
     ece_metric,
     f1_metric,
@@ -29,6 +31,8 @@ STREAMING: dict[str, Callable[..., Metric]] = {
     "f1": f1_metric,
     "fbeta": fbeta_metric,
     "auc": auc_metric,
+    "average_precision": average_precision_metric,
+    "auc_histogram": auc_histogram_metric,
     "log_loss": log_loss_metric,
     "mse": mse_metric,
     "rmse": rmse_metric,
@@ -48,11 +52,11 @@ STREAMING: dict[str, Callable[..., Metric]] = {
 """Streaming metric constructors by name (canonical names first, then aliases)."""
 
 #: Names whose value depends on whether predictions are logits or probabilities (``from_logits``):
-#: they threshold or calibrate the predictions. The others read errors (mse, mae, r2) or an order
-#: (accuracy), the same either way.
+#: they threshold, bin or calibrate the predictions. The others read errors (mse, mae, r2) or an order
+#: (accuracy, the exact auc and average_precision), the same either way.
 READS_PROBABILITIES = frozenset({
-    "binary_accuracy", "precision", "recall", "f1", "fbeta", "auc", "log_loss", "ece",
-    "roc_auc", "f1_score", "fbeta_score", "expected_calibration_error"})
+    "binary_accuracy", "precision", "recall", "f1", "fbeta", "auc_histogram", "log_loss", "ece",
+    "f1_score", "fbeta_score", "expected_calibration_error"})
 
 #: Names that count classes (``num_classes``): binary without it, multiclass with it.
 TAKES_NUM_CLASSES = frozenset({"precision", "recall", "f1", "fbeta", "f1_score", "fbeta_score"})
@@ -78,8 +82,9 @@ def get(name: str | Metric, **options: Any) -> Metric:
     """The streaming :class:`Metric` called ``name``, built with ``options``.
 
     Every constructor accepts ``from_logits``; other options are those of the constructor in
-    :data:`STREAMING` (e.g. ``num_classes`` and ``average`` for ``"f1"``, ``num_thresholds`` for
-    ``"auc"``, ``top_k`` for ``"accuracy"``).
+    :data:`STREAMING` (e.g. ``num_classes`` and ``average`` for ``"f1"``, ``capacity`` for ``"auc"``
+    (exact) and ``num_thresholds`` for ``"auc_histogram"`` (its approximation), ``top_k`` for
+    ``"accuracy"``).
 
     Example:
       >>> from jaxloss import metrics

@@ -68,6 +68,11 @@ def roc_auc(scores: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None 
     "The meaning and use of the area under a ROC curve", 1982.
     """
     s, pos, w, has_nan = _ranking_inputs("roc_auc", scores, targets, weights, where)
+    return jnp.where(has_nan, jnp.nan, auc_of(s, pos, w))
+
+
+def auc_of(s: Array, pos: Array, w: Array) -> Array:
+    """:func:`roc_auc` of flat scores, positive flags and weights (0 for an entry that does not count)."""
     w_pos = jnp.where(pos, w, 0)
     w_neg = jnp.where(pos, 0, w)
     order = jnp.argsort(s)
@@ -80,8 +85,7 @@ def roc_auc(scores: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None 
     n_pos, n_neg = jnp.sum(w_pos), jnp.sum(w_neg)
     denom = n_pos * n_neg
     auc = jnp.clip(pairs / jnp.where(denom > 0, denom, 1), 0, 1)  # clip: cumsum rounding
-    auc = jnp.where(denom > 0, auc, jnp.nan)
-    return jnp.where(has_nan, jnp.nan, auc)
+    return jnp.where(denom > 0, auc, jnp.nan)
 
 
 @_inputs.compiled()
@@ -118,6 +122,11 @@ def average_precision(scores: ArrayLike, targets: ArrayLike, *, weights: ArrayLi
     Reference: ``sklearn.metrics.average_precision_score(targets, scores, sample_weight=w)``.
     """
     s, pos, w, has_nan = _ranking_inputs("average_precision", scores, targets, weights, where)
+    return jnp.where(has_nan, jnp.nan, average_precision_of(s, pos, w))
+
+
+def average_precision_of(s: Array, pos: Array, w: Array) -> Array:
+    """:func:`average_precision` of flat scores, positive flags and weights (0 for an entry that does not count)."""
     w_pos = jnp.where(pos, w, 0)
     key = -s  # ascending in key = descending in score
     order = jnp.argsort(key)
@@ -129,5 +138,4 @@ def average_precision(scores: ArrayLike, targets: ArrayLike, *, weights: ArrayLi
     prec = _inputs.safe_div(cum_pos[end], cum_all[end])
     n_pos = jnp.sum(w_pos)
     ap = jnp.clip(jnp.sum(w_pos[order] * prec) / jnp.where(n_pos > 0, n_pos, 1), 0, 1)
-    ap = jnp.where(n_pos > 0, ap, jnp.nan)
-    return jnp.where(has_nan, jnp.nan, ap)
+    return jnp.where(n_pos > 0, ap, jnp.nan)

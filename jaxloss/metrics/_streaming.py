@@ -2,13 +2,16 @@
 
 Each constructor builds the statistics its one-shot function computes (``_confusion``, ``_regression``,
 ``_probabilistic``) as a state of fixed shapes and dtypes, so a streaming metric equals the one-shot
-function on the concatenated data (``auc`` excepted: a histogram with a bound). The constructors are
-memoized: the same options give the same object, a stable key for a caller's jit cache.
+function on the concatenated data (``auc_histogram`` excepted: a histogram with a bound). The exact
+ranking metrics (``auc``, ``average_precision``) keep every entry: their state is a buffer, sized by
+``capacity`` (or growing, batch by batch, without one). The constructors are memoized: the same
+options give the same object, a stable key for a caller's jit cache.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable, Literal, NamedTuple, Union
 
 import jax
@@ -17,9 +20,10 @@ from jax import Array
 
 from jaxloss import _core, _options
 from jaxloss._core import ArrayLike
-from jaxloss.metrics import _confusion, _inputs, _probabilistic, _regression, _states
+from jaxloss.metrics import _confusion, _inputs, _probabilistic, _ranking, _regression, _states
 from jaxloss.metrics._inputs import Average
-from jaxloss.metrics._states import BinnedState, ConfusionState, HistogramState, MeanState, MomentsState
+from jaxloss.metrics._states import (BinnedState, ConfusionState, HistogramState, MeanState, MomentsState,
+                                     RankingState)
 
 
 #: ``average`` of the streaming precision/recall/F: ``"default"`` is ``"binary"`` without ``num_classes``
@@ -37,6 +41,10 @@ class Metric(NamedTuple):
       merge: ``(state_a, state_b) -> state``; associative and commutative.
       compute: ``(state) -> Array``.
       greater_is_better: True for scores (accuracy, AUC, ...), False for errors (log loss, MSE...).
+      sized: for a metric that keeps every entry (``auc``, ``average_precision``): ``sized(n)`` is the
+        same metric with buffers for ``n`` entries (fixed shapes, as a ``lax.scan`` carry needs),
+        ``sized(None)`` the one whose buffers grow with each update; ``fit`` sizes them to the data.
+        None for the metrics whose state has a fixed size whatever the data.
 
     Example:
       >>> import jax.numpy as jnp
@@ -54,19 +62,27 @@ class Metric(NamedTuple):
     merge: Callable[[Any, Any], Any]
     compute: Callable[[Any], Array]
     greater_is_better: bool
+    sized: Callable[[int | None], Metric] | None = None
 
 
 def _memoized(constructor: Callable[..., Metric]) -> Callable[..., Metric]:
     """Checks the options (the declared-option machinery every loss and metric shares), then: same options
-    -> the same Metric object, so a caller's jit cache keyed on it is reused."""
+    (a default given or left out alike) -> the same Metric object, so a caller's jit cache keyed on it is
+    reused."""
     cache: dict = {}
     declared = _inputs.declare(constructor)
     name = constructor.__name__
+    defaults = {k: p.default for k, p in inspect.signature(constructor).parameters.items() if p.default is not p.empty}
 
     @functools.wraps(constructor)
     def wrapper(**options: Any) -> Metric:
+        unknown = sorted(set(options) - set(declared))
+        if unknown:
+            listed = ", ".join(map(repr, unknown))
+            raise TypeError(f"{name}: unknown option{'s' * (len(unknown) > 1)} {listed}; it takes "
+                            f"{', '.join(declared) or 'no options'}.{_RENAMED.get((name, unknown[0]), '')}")
         options = _options.check(name, declared, options)
-        key = tuple(sorted(options.items()))
+        key = tuple(sorted({**defaults, **options}.items()))  # a default given or left out: one object
         try:
             return cache[key]
         except KeyError:
@@ -76,6 +92,12 @@ def _memoized(constructor: Callable[..., Metric]) -> Callable[..., Metric]:
             return constructor(**options)
 
     return wrapper
+
+
+#: Options that moved to another constructor: the hint an unknown option gets.
+_RENAMED = {("auc_metric", "num_thresholds"): (
+    " auc_metric is exact (every score, sorted); the 200-bin histogram approximation is "
+    "auc_histogram_metric(num_thresholds=...).")}
 
 
 def _add(a: Any, b: Any) -> Any:
@@ -295,9 +317,114 @@ def ece_metric(*, num_bins: int = 15, from_logits: bool = False) -> Metric:
     return _additive("ece", init, stats, _probabilistic.ece_from_state, False, probabilities=not from_logits)
 
 
+def _ranking_metric(name: str, constructor: Callable[..., Metric], value_of: Callable[[Array, Array, Array], Array],
+                    capacity: int | None, from_logits: bool) -> Metric:
+    """An exact ranking metric: every entry kept (see :func:`auc_metric`), ``value_of`` computed on them."""
+    ctor = constructor.__name__
+    fn = f"{ctor}.update"
+    n = None if capacity is None else _inputs.static_int(ctor, "capacity", capacity, 1)
+
+    def init() -> RankingState:
+        d, size = _inputs.state_dtype(), n or 0
+        return RankingState(jnp.zeros(size, d), jnp.zeros(size, bool), jnp.zeros(size, d), jnp.zeros((), jnp.int32),
+                            jnp.zeros((), bool))
+
+    def entries(p: ArrayLike, t: ArrayLike, weights: Any, where: Any) -> RankingState:
+        p, t = _inputs.as_array(p, name="predictions", fn=fn), _inputs.as_array(t, name="targets", fn=fn)
+        _inputs.check_same_shape(p, t, fn=fn, hint=f" {ctor} takes one score per binary target.")
+        _inputs.check_values(fn, p, t, where=where, probabilities=False)
+        d = _inputs.state_dtype()
+        w, mask = _inputs.sample_weights(fn, t.shape, weights, where, d)
+        scores = _inputs.masked(p.astype(d), mask)
+        # A target outside [0, 1] (traced; concrete ones raise above) makes the value NaN, as a NaN score does.
+        scores = jnp.where(_inputs.binary_targets_valid(t) | (w == 0), scores, jnp.nan)
+        k = scores.size
+        return RankingState(scores.reshape(-1), _inputs.binary_targets(t).reshape(-1), w.reshape(-1),
+                            jnp.asarray(k, jnp.int32), jnp.zeros((), bool))
+
+    def merge(a: RankingState, b: RankingState) -> RankingState:
+        # b's entries after a's used ones; the buffers hold both (their lengths add up).
+        def put(x: Array, y: Array) -> Array:
+            room = jnp.concatenate([x, jnp.zeros(y.shape, x.dtype)])
+            return jax.lax.dynamic_update_slice(room, y.astype(x.dtype), (a.count,))
+        return RankingState(put(a.scores, b.scores), put(a.positive, b.positive), put(a.weights, b.weights),
+                            a.count + b.count, a.dropped | b.dropped)
+
+    def update(state: RankingState, predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None,
+               where: ArrayLike | None = None) -> RankingState:
+        batch = entries(predictions, targets, weights, where)
+        if n is None or state.capacity == 0:  # buffers that grow (shapes change with every update)
+            return merge(state, batch)
+        k = batch.scores.shape[0]
+        if k > state.capacity:  # cannot fit, whatever the count
+            return state._replace(count=state.count + k, dropped=jnp.ones((), bool))
+
+        def put(x: Array, y: Array) -> Array:
+            return jax.lax.dynamic_update_slice(x, y.astype(x.dtype), (state.count,))
+        return RankingState(put(state.scores, batch.scores), put(state.positive, batch.positive),
+                            put(state.weights, batch.weights), state.count + k,
+                            state.dropped | (state.count + k > state.capacity))
+
+    def compute(state: RankingState) -> Array:
+        used = jnp.arange(state.capacity) < state.count
+        w = jnp.where(used, state.weights, 0)
+        scores = jnp.where(used, state.scores, 0)
+        has_nan = jnp.any(jnp.isnan(scores) & (w != 0))
+        return jnp.where(state.dropped | has_nan, jnp.nan, value_of(scores, state.positive & used, w))
+
+    sized = functools.partial(_resized, constructor, from_logits)
+    return Metric(name, init, update, merge, compute, True, sized)
+
+
+def _resized(constructor: Callable[..., Metric], from_logits: bool, capacity: int | None) -> Metric:
+    return constructor(capacity=capacity, from_logits=from_logits)
+
+
+_EXACT_RANKING_DOC = """
+
+    ``from_logits`` is accepted and ignored: only the scores' order matters, so logits are ranked as
+    they are (a sigmoid would tie the confident ones in float32, whose sigmoid rounds to 1).
+
+    The state keeps every entry (:class:`RankingState`: score, positive flag, weight), and ``compute``
+    sorts them: O(n log n), no approximation. ``capacity`` sizes its buffers: with it, the state has
+    fixed shapes (a ``lax.scan`` or ``jit`` carry) and holds up to ``capacity`` entries (more make the
+    value NaN, never a value of part of the data); without it (None), each update grows the buffers
+    (eager loops), as it does for a state of capacity 0. ``fit`` sizes them to the data itself.
+    ``merge`` concatenates (the capacities add).
+    NaN when a class is absent (average precision: when no positive has weight). For a fixed-size
+    approximation see :func:`auc_histogram_metric`.
+    """
+
+
 @_memoized
-def auc_metric(*, num_thresholds: int = 200, from_logits: bool = False) -> Metric:
-    """Streaming ROC AUC from a histogram of scores (approximate, with a bound).
+def auc_metric(*, capacity: int | None = None, from_logits: bool = False) -> Metric:
+    return _ranking_metric("auc", auc_metric, _ranking.auc_of, capacity, from_logits)
+
+
+@_memoized
+def average_precision_metric(*, capacity: int | None = None, from_logits: bool = False) -> Metric:
+    return _ranking_metric("average_precision", average_precision_metric, _ranking.average_precision_of, capacity,
+                           from_logits)
+
+
+auc_metric.__doc__ = """Streaming :func:`roc_auc`, exact: equals it (and scikit-learn) on every entry seen.""" + \
+    _EXACT_RANKING_DOC + """
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss import metrics
+      >>> m = metrics.auc_metric(capacity=8)
+      >>> s = m.update(m.init(), jnp.array([0.1, 0.4]), jnp.array([0, 0]))
+      >>> s = m.update(s, jnp.array([0.35, 0.8]), jnp.array([1, 1]))
+      >>> float(m.compute(s))
+      0.75
+    """
+average_precision_metric.__doc__ = """Streaming :func:`average_precision`, exact: equals it (and scikit-learn).""" + \
+    _EXACT_RANKING_DOC
+
+
+@_memoized
+def auc_histogram_metric(*, num_thresholds: int = 200, from_logits: bool = False) -> Metric:
+    """Streaming ROC AUC from a histogram of scores: approximate, with a bound, in a state of fixed size.
 
     Scores are probabilities on ``[0, 1]`` (or ``sigmoid(logits)`` with ``from_logits=True``),
     binned into ``num_thresholds`` equal-width bins (values outside ``[0, 1]`` go to the end bins).
@@ -309,19 +436,21 @@ def auc_metric(*, num_thresholds: int = 200, from_logits: bool = False) -> Metri
 
     half the fraction of positive-negative pairs that share a bin; :func:`auc_histogram_bound`
     computes it from the state. With well-spread probabilities and 200 bins it is typically below
-    0.005; squashed scores (say all logits in [-20, -10]) make it large: prefer exact
-    :func:`roc_auc` on the whole validation set then. NaN when a class is absent.
+    0.005; squashed or confident scores make it large: scores that a model grows confident about
+    crowd into the end bins and tie there (logits scaled by 30 lose 0.04 of AUC with the same
+    ranking). Its state does not grow with the data; prefer the exact :func:`auc_metric` (``"auc"``)
+    wherever the scores fit in memory. NaN when a class is absent.
 
     Example:
       >>> import jax.numpy as jnp
       >>> from jaxloss import metrics
-      >>> m = metrics.auc_metric(num_thresholds=100)
+      >>> m = metrics.auc_histogram_metric(num_thresholds=100)
       >>> s = m.update(m.init(), jnp.array([0.1, 0.4, 0.35, 0.8]), jnp.array([0, 0, 1, 1]))
       >>> float(m.compute(s)), float(metrics.auc_histogram_bound(s))
       (0.75, 0.0)
     """
-    b = _inputs.static_int("auc_metric", "num_thresholds", num_thresholds, 1)
-    fn = "auc_metric.update"
+    b = _inputs.static_int("auc_histogram_metric", "num_thresholds", num_thresholds, 1)
+    fn = "auc_histogram_metric.update"
 
     def init() -> HistogramState:
         d = _inputs.state_dtype()
@@ -348,18 +477,18 @@ def auc_metric(*, num_thresholds: int = 200, from_logits: bool = False) -> Metri
         denom = jnp.sum(state.positive) * jnp.sum(state.negative)
         return jnp.where(denom > 0, pairs / jnp.where(denom > 0, denom, 1), jnp.nan)
 
-    return _additive("auc", init, stats, compute, True)
+    return _additive("auc_histogram", init, stats, compute, True)
 
 
 def auc_histogram_bound(state: HistogramState) -> Array:
-    """Upper bound on ``|auc_metric().compute(state) - roc_auc(...)|`` for the data in ``state``.
+    """Upper bound on ``|auc_histogram_metric().compute(state) - roc_auc(...)|`` for the data in ``state``.
 
     ``(1/2) sum_b pos_b neg_b / (W_pos W_neg)``: half the fraction of positive-negative pairs that
-    share a histogram bin (NaN when a class is absent). See :func:`auc_metric`.
+    share a histogram bin (NaN when a class is absent). See :func:`auc_histogram_metric`.
     """
     if not isinstance(state, HistogramState):
-        raise TypeError(f"auc_histogram_bound: state must be the HistogramState of an auc_metric (m.update(...)); "
-                        f"got {type(state).__name__}.")
+        raise TypeError(f"auc_histogram_bound: state must be the HistogramState of an auc_histogram_metric "
+                        f"(m.update(...)); got {type(state).__name__}.")
     denom = jnp.sum(state.positive) * jnp.sum(state.negative)
     same = jnp.sum(state.positive * state.negative)
     return jnp.where(denom > 0, 0.5 * same / jnp.where(denom > 0, denom, 1), jnp.nan)

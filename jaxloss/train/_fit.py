@@ -8,7 +8,7 @@ import numbers
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +24,7 @@ from jaxloss.train._callbacks import Callback, EpochEnd, StopTraining, as_callba
 from jaxloss.train._early_stopping import EarlyStopping, Tracking, tracker_init
 from jaxloss.train._history import History
 from jaxloss.train._objective import as_loss_call, build_metrics
-from jaxloss.train._program import CHUNK, TRACE_COUNT, Trainer, evaluation_params
+from jaxloss.train._program import CHUNK, TRACE_COUNT, HostEntries, Trainer, evaluation_params
 from jaxloss.train._progress import Progress, choose_display
 from jaxloss.train._result import FitResult
 
@@ -185,6 +185,7 @@ def fit(model: Any, *args: Any,
         progress: bool | str = True,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         resume_from: str | os.PathLike[str] | None = None,
+        checkpoint_format: Literal["auto", "orbax", "npz"] = "auto",
         opt_state: Any = None,
         drop_remainder: bool = False,
         data_parallel: bool | None = None,
@@ -223,13 +224,19 @@ def fit(model: Any, *args: Any,
       batch_size: examples per step for in-memory data; the remainder forms one smaller last step
         (``drop_remainder=True`` skips it).
       val: validation data, in-memory or an iterable (re-iterable: it is read every epoch).
-      val_batch_size: chunk size for in-memory validation (default ``max(batch_size, 1024)``).
+      val_batch_size: chunk size for in-memory validation (default ``max(batch_size, 1024)``). The
+        values do not depend on it, nor on ``batch_size``: ``loss``, ``val_loss`` and each
+        ``loss/<term>`` are the weighted means the loss defines (its ``weights`` over its ``where``)
+        over the whole epoch and the whole validation set.
       steps_per_epoch: for an iterable ``train``: cut epochs of this many batches from one stream.
       metrics: names (``jaxloss.metrics.get``) or streaming ``Metric`` objects, computed on the
         training batches (``history[name]``) and on ``val`` (``history["val_" + name]``). Names that
         threshold or calibrate predictions are built for what the loss takes (logits or
         probabilities: the registry knows it for its losses, composites and objectives); precision,
-        recall and F1 count the classes of multiclass predictions.
+        recall and F1 count the classes of multiclass predictions. ``"auc"`` and
+        ``"average_precision"`` are exact (scikit-learn's, on every score of the epoch or the
+        validation set: their buffers are sized to in-memory data, and kept on the host batch by
+        batch for iterables); ``"auc_histogram"`` is the fixed-memory approximation.
       from_logits: say whether the predictions are logits, for metrics, when fit cannot know it
         (a loss of your own).
       monitor: the History key whose best epoch gives ``best_params`` (default ``"val_loss"`` with
@@ -241,9 +248,18 @@ def fit(model: Any, *args: Any,
       seed: the seed of shuffling and of the model's random keys.
       progress: True (a bar in a terminal, a live bar in Jupyter, a line per epoch in a log), False,
         or ``"bar"``, ``"notebook"``, ``"lines"``.
-      checkpoint_dir: save a checkpoint (``.npz`` + JSON) there after every epoch.
-      resume_from: a checkpoint directory to continue from (to the same result as a run that was
-        not interrupted).
+      checkpoint_dir: save a checkpoint there after every epoch, atomically: each is written whole
+        into a temporary directory, renamed to ``epoch_NNNNNN/`` and then named by the ``latest``
+        file, so a crash leaves the previous or the new one, never a mix; the previous one is kept,
+        older ones are removed. Every leaf is stored by its key path. Only process 0 writes.
+      resume_from: a checkpoint directory to continue from (a ``checkpoint_dir``, or one
+        ``epoch_NNNNNN/`` in it, of either format), to the same result as a run that was not
+        interrupted. A torn checkpoint (files from different saves), an edited one, or one of another
+        model or optimizer raises a ValueError naming the file and what differs (the key path, shape,
+        dtype, or epoch).
+      checkpoint_format: how ``checkpoint_dir`` stores the arrays: ``"orbax"`` (an orbax checkpoint;
+        needs ``orbax-checkpoint``), ``"npz"`` (NumPy ``.npz``; never pickle), or ``"auto"`` (orbax
+        when it is installed, else npz). The metadata and history are JSON either way.
       opt_state: an optimizer state to start from (default ``optimizer.init(params)``).
       drop_remainder: skip the last partial batch of each epoch.
       data_parallel: shard each batch over the local devices (default: when there are several and
@@ -278,6 +294,7 @@ def fit(model: Any, *args: Any,
     for key, value in (("checkpoint_dir", checkpoint_dir), ("resume_from", resume_from)):
         if value is not None and not isinstance(value, (str, os.PathLike)):
             raise TypeError(f"fit: {key} must be a directory path or None; got {type(value).__name__} {value!r}.")
+    checkpoint_backend = _checkpoint.checkpoint_backend(checkpoint_format)
     if not isinstance(metrics, (str, _metrics.Metric, list, tuple)):
         raise TypeError(f"fit: metrics must be a list of metric names or jaxloss.metrics.Metric objects; got "
                         f"{type(metrics).__name__} {metrics!r}.")
@@ -312,7 +329,9 @@ def fit(model: Any, *args: Any,
                        from_logits=from_logits, monitor=monitor, early_stopping=early_stopping, seed=seed,
                        resume_from=resume_from, opt_state=opt_state, drop_remainder=drop_remainder,
                        data_parallel=data_parallel)
-    return run.train(callbacks=as_callbacks(callbacks), progress=progress, checkpoint_dir=checkpoint_dir,
+    destination = None if checkpoint_dir is None else _checkpoint.Destination(os.fspath(checkpoint_dir),
+                                                                                checkpoint_backend)
+    return run.train(callbacks=as_callbacks(callbacks), progress=progress, checkpoint_dir=destination,
                      prefetch=prefetch)
 
 
@@ -531,10 +550,13 @@ class _Run:
                 return
             if isinstance(self.train_data, _data.BatchStream):
                 carry = self._timed(trainer.start, state, self.seed, self.place(example))
+                kept = HostEntries()  # the exact ranking metrics' entries, kept batch by batch
+                carry["metrics"] = kept.start(carry["metrics"])
                 place = self._batch_placer("a batch of train")
                 for batch in _data.prefetch(self.train_data.epoch(), place, prefetch):
                     carry = self._timed(trainer.step, carry, batch)
-                state, logs = self._timed(trainer.end, state, carry)
+                    carry["metrics"] = kept.take(carry["metrics"])
+                state, logs = self._timed(trainer.end, state, dict(carry, metrics=kept.restore(carry["metrics"])))
             else:
                 state, logs = self._timed(trainer.train_arrays, state, self.seed, jnp.int32(epoch), self.train_data)
             logs = dict(logs)
@@ -564,10 +586,13 @@ class _Run:
         example = self.val_data.first()
         if example is None:
             raise ValueError("fit: the validation data yielded no batch.")
-        accumulated = self._timed(self.trainer.val_start, state, self.place(_data.split_batch(example, "val")))
+        sums, states = self._timed(self.trainer.val_start, state, self.place(_data.split_batch(example, "val")))
+        kept = HostEntries()  # the exact ranking metrics' entries, kept batch by batch
+        accumulated = sums, kept.start(states)
         for batch in _data.prefetch(self.val_data.epoch(), self._batch_placer("a batch of val"), prefetch):
-            accumulated = self._timed(self.trainer.val_step, accumulated, state, self.seed, batch)
-        return self._timed(self.trainer.val_end, accumulated)
+            sums, states = self._timed(self.trainer.val_step, accumulated, state, self.seed, batch)
+            accumulated = sums, kept.take(states)
+        return self._timed(self.trainer.val_end, (accumulated[0], kept.restore(accumulated[1])))
 
     def _result(self) -> FitResult:
         state = self.state

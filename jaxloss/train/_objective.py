@@ -12,6 +12,12 @@ A loss given to ``fit`` is one of:
 * a **custom objective**: any callable with ``is_objective = True``, called as
   ``loss(params, batch)`` (``with_terms`` when it has it), with ``step=`` when it declares it.
 
+An epoch's loss (and each term's) is the weighted mean the loss defines over all its examples, not a
+mean of batch means: :meth:`LossCall.sums` gives, per batch, each term's value times the denominator
+of its mean (the total weight of the entries it includes: its ``weights`` over its ``where``, on the
+loss's per-example shape, as ``jaxloss._core.reduce`` divides by) and that denominator; ``fit`` adds
+them up and divides once. The gradient step still uses the loss's own value on the batch.
+
 Metrics that threshold or calibrate predictions need to know whether they are logits:
 :func:`predictions_are_logits` reads it from the registry (the loss's input kind and its
 ``from_logits`` option), a composite's terms (which must agree) or an objective's loss, and says
@@ -28,15 +34,19 @@ from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxloss import _registry
 from jaxloss import metrics as _metrics
 from jaxloss.compose import Composite, Objective
 from jaxloss.compose._calling import call_loss
 
-__all__ = ["LossCall", "as_loss_call", "is_objective", "predictions_are_logits", "build_metrics"]
+__all__ = ["LossCall", "Sums", "as_loss_call", "is_objective", "predictions_are_logits", "build_metrics"]
 
 Kind = Literal["loss", "composite", "objective", "custom_objective"]
+
+#: ``{name: (numerator, denominator)}``: what a batch adds to an epoch's weighted means.
+Sums = dict[str, tuple[jax.Array, jax.Array]]
 
 
 def is_objective(loss: Any) -> bool:
@@ -111,6 +121,43 @@ class LossCall:
                              "Use reduction='mean'.")
         return value, {k: jnp.asarray(v).astype(jnp.float32) for k, v in dict(parts).items()}
 
+    def sums(self, predictions: Any, targets: Any, extra: dict[str, Any], step: jax.Array, size: int,
+             value: jax.Array, parts: dict[str, jax.Array]) -> tuple[Sums, Sums]:
+        """What one batch adds to the epoch's means: ``(total, parts)``, each ``{name: (numerator, denominator)}``.
+
+        The epoch's loss is ``sum(numerator / denominator)`` over ``total``'s entries (one per term of
+        a composite, weighted by the term's weight at the step, one per regularizer, or one for a
+        plain loss); ``loss/<term>`` is its entry of ``parts``. A term's numerator is its value on the
+        batch times the denominator of its mean (:func:`_mean_weight`), so that adding batches up
+        gives the mean over all their examples; a regularizer's is its value times the batch's size
+        (it depends on no example). ``value`` and ``parts`` are what :meth:`__call__` gave.
+        """
+        loss, weights, where = self.loss, extra.get("weights"), extra.get("where")
+        args, regularizers = (predictions, targets), ()
+        if self.kind == "custom_objective":  # a black box: each value weighs what the batch includes
+            weight = _mean_weight(None, weights, where, size)
+            return _scaled({"loss": (value, weight)}), _scaled({k: (v, weight) for k, v in parts.items()})
+        if self.kind == "objective":
+            regularizers = tuple(loss.regularizers)
+            loss, options = loss.loss, dict(loss.options)
+        else:
+            options = {"step": step} if self.passes_step else {}
+        if isinstance(loss, Composite):
+            terms = {t.name: (t.fn, t.select(*args) if t.select is not None else args, dict(t.options),
+                              jnp.asarray(t.weight_at(step), jnp.float32)) for t in loss.terms}
+            values = {k: parts[k] for k in terms}
+        else:
+            terms = {"loss": (loss, args, options, jnp.ones((), jnp.float32))}
+            values = {"loss": parts.get("loss", value) if regularizers else value}
+        total, per_term = {}, {}
+        for name, (fn, call_args, opts, factor) in terms.items():
+            weight = _mean_weight(_example_shape(fn, call_args, opts, weights, where), weights, where, size)
+            total[name] = (factor * values[name], weight)
+            per_term[name] = (values[name], weight)
+        for name in regularizers:
+            total[name] = per_term[name] = (parts[name], jnp.float32(size))
+        return _scaled(total), _scaled({k: v for k, v in per_term.items() if k in parts})
+
     def scheduled(self, step: jax.Array) -> dict[str, jax.Array]:
         """Each scheduled weight's value at ``step`` (recorded as ``weight/<name>`` in History)."""
         if self.kind in ("composite", "objective"):
@@ -120,6 +167,50 @@ class LossCall:
 
 def _name(fn: Any) -> str:
     return getattr(fn, "__name__", type(fn).__name__)
+
+
+def _scaled(pairs: dict[str, tuple[jax.Array, jax.Array]]) -> Sums:
+    """``{name: (mean, weight)}`` -> ``{name: (mean * weight, weight)}`` in float32.
+
+    A batch that includes nothing (weight 0) adds nothing, even where its mean is NaN (a 0 / 0 of its own).
+    """
+    return {k: (jnp.where(w > 0, jnp.asarray(v, jnp.float32) * w, 0), w) for k, (v, w) in pairs.items()}
+
+
+def _example_shape(fn: Any, args: tuple, options: dict[str, Any], weights: Any, where: Any) -> tuple[int, ...] | None:
+    """The per-example shape of ``fn``'s values (``reduction="none"``), read at trace time, or None.
+
+    None for a function that gives no per-example values (a scalar, or an error with ``"none"``).
+    """
+    def per_example(args: tuple, weights: Any, where: Any) -> Any:
+        return call_loss(fn, *args, reduction="none", weights=weights, where=where, **options)
+    try:
+        shape = tuple(jax.eval_shape(per_example, args, weights, where).shape)
+    except Exception:  # noqa: BLE001 -- it has no per-example values: the batch's own weight stands in
+        return None
+    return shape or None
+
+
+def _mean_weight(shape: tuple[int, ...] | None, weights: Any, where: Any, size: int) -> jax.Array:
+    """The denominator of a loss's mean on one batch: the total weight of the entries it includes.
+
+    ``sum(w)`` over the included entries of the per-example ``shape``, ``w`` the ``weights`` broadcast
+    to it (1 without them), as ``jaxloss._core.reduce``'s mean divides by; the number of entries with
+    neither. With no per-example shape (None: a loss that returns its own mean, a custom objective),
+    the batch's: the ``where`` mask's shape, else the weights', else one entry per example (``size``).
+    """
+    if shape is None:
+        shape = next((tuple(np.shape(a)) for a in (where, weights) if a is not None and np.ndim(a)), (size,))
+    if weights is None and where is None:
+        return jnp.float32(np.prod(shape))
+    try:
+        w = jnp.ones(shape, jnp.float32) if weights is None else jnp.broadcast_to(
+            jnp.asarray(weights).astype(jnp.float32), shape)
+        if where is not None:
+            w = jnp.where(jnp.broadcast_to(jnp.asarray(where), shape), w, 0)
+    except (ValueError, TypeError):  # weights and mask that do not share a shape (a custom objective's own)
+        return jnp.float32(size)
+    return jnp.sum(w)
 
 
 def as_loss_call(loss: Any, model: Any) -> LossCall:
@@ -181,6 +272,8 @@ def build_metrics(metrics: Any, loss: Any, from_logits: bool | None,
 
     ``predictions`` and ``targets`` are shape/dtype examples of one batch: a class axis on the
     predictions (one more axis than integer targets) gives ``num_classes`` to precision/recall/F1.
+    Metrics that keep every entry (the exact ``auc`` and ``average_precision``) come unsized: the
+    compiled programs size them to the data (:meth:`jaxloss.train._program.Trainer.sized_metrics`).
     """
     if isinstance(metrics, (str, _metrics.Metric)):
         metrics = (metrics,)
@@ -204,6 +297,7 @@ def build_metrics(metrics: Any, loss: Any, from_logits: bool | None,
         if name in _metrics.TAKES_NUM_CLASSES and _class_axis(predictions, targets):
             options["num_classes"] = int(predictions.shape[-1])
         out.append(_metrics.get(m, **options))
+    out = [m.sized(None) if m.sized is not None else m for m in out]
     names = [m.name for m in out]
     if len(set(names)) != len(names):
         raise ValueError(f"fit: two metrics share a name: {names}.")
