@@ -142,28 +142,29 @@ def broadcastable(x: Any, shape: tuple[int, ...], *, fn: str, name: str) -> jax.
 
 
 def mask_like(where: Any, *, fn: str) -> jax.Array:
-    """``where`` as an array, or a ``TypeError`` naming ``where`` (a string or an object is no mask)."""
+    """``where`` as a boolean array, or a ``TypeError`` naming ``where`` (a string, an object or numbers are no
+    mask). :func:`mask_array` also broadcasts it; the registry calls this alone, before any computation."""
     if isinstance(where, (str, bytes)) or isinstance(where, Mapping):
         raise TypeError(f"{fn}: where must be a boolean mask (True = include) of the per-example shape; got "
                         f"{type(where).__name__} {where!r}.")
     try:
-        return jnp.asarray(where)
+        where = jnp.asarray(where)
     except (TypeError, ValueError):
         raise TypeError(f"{fn}: where must be a boolean mask (True = include) of the per-example shape; got "
                         f"{type(where).__name__} {where!r}.") from None
+    if where.dtype != jnp.bool_:
+        raise TypeError(
+            f"{fn}: where must be a boolean mask (True = include); got dtype {where.dtype}. "
+            "Use where=(mask != 0) or pass weights= for real-valued weights."
+        )
+    return where
 
 
 def mask_array(where: Any, shape: tuple[int, ...], *, fn: str) -> jax.Array | None:
     """``where`` as a boolean mask of the per-example shape, or None."""
     if where is None:
         return None
-    where = mask_like(where, fn=fn)
-    if where.dtype != jnp.bool_:
-        raise TypeError(
-            f"{fn}: where must be a boolean mask (True = include); got dtype {where.dtype}. "
-            "Use where=(mask != 0) or pass weights= for real-valued weights."
-        )
-    return broadcastable(where, shape, fn=fn, name="where")
+    return broadcastable(mask_like(where, fn=fn), shape, fn=fn, name="where")
 
 
 def weight_array(weights: Any, *, fn: str, name: str = "weights") -> jax.Array:
@@ -274,6 +275,18 @@ class Targets(enum.Enum):
         return (t == -1) | (t == 0) | (t == 1)
 
 
+def bad_positions(bad: np.ndarray) -> list:
+    """The first five positions where ``bad`` is True: indices for a vector, index tuples otherwise."""
+    where = np.argwhere(bad)[:5]
+    return where[:, 0].tolist() if bad.ndim == 1 else [tuple(int(i) for i in idx) for idx in where]
+
+
+def bad_entries(x: Any, bad: np.ndarray, *, values: int) -> str:
+    """``"values [...] at positions [...]"`` for the concrete entries of ``x`` where ``bad``, for an error message."""
+    found = sorted({float(v) for v in np.asarray(x, dtype=np.float64)[bad]})[:values]
+    return f"values {found} at positions {bad_positions(bad)}{' ...' if bad.sum() > 5 else ''}"
+
+
 def check_targets(t: jax.Array, allowed: Targets, *, fn: str, mask: jax.Array | None = None,
                   name: str = "targets") -> jax.Array:
     """Per-entry validity of binary or signed targets, the same rule as class indices.
@@ -291,12 +304,7 @@ def check_targets(t: jax.Array, allowed: Targets, *, fn: str, mask: jax.Array | 
     if not is_traced(valid):
         bad = ~np.asarray(valid)
         if bad.any():
-            arr = np.asarray(t, dtype=np.float64)
-            values = sorted({float(v) for v in arr[bad]})[:10]
-            where = np.argwhere(bad)[:5]
-            positions = where[:, 0].tolist() if bad.ndim == 1 else [tuple(int(i) for i in idx) for idx in where]
-            raise ValueError(f"{fn}: {name} must be {allowed.value}; got values {values} at positions "
-                             f"{positions}{' ...' if bad.sum() > 5 else ''}.")
+            raise ValueError(f"{fn}: {name} must be {allowed.value}; got {bad_entries(t, bad, values=10)}.")
     return valid
 
 
@@ -567,13 +575,9 @@ def check_probabilities(x: Any, *, fn: str, mask: Any = None, name: str = "predi
     if concrete:
         bad = np.asarray(outside)
         if bad.any():
-            arr = np.asarray(x, dtype=np.float64)
-            values = sorted({float(v) for v in arr[bad]})[:5]
-            where = np.argwhere(bad)[:5]
-            positions = where[:, 0].tolist() if bad.ndim == 1 else [tuple(int(i) for i in idx) for idx in where]
-            raise ValueError(f"{fn}: {name} must be probabilities in [0, 1] with from_logits=False; got values "
-                             f"{values} at positions {positions}{' ...' if bad.sum() > 5 else ''}. Pass "
-                             "from_logits=True for logits, or apply a sigmoid or softmax first.")
+            raise ValueError(f"{fn}: {name} must be probabilities in [0, 1] with from_logits=False; got "
+                             f"{bad_entries(x, bad, values=5)}. Pass from_logits=True for logits, or apply a "
+                             "sigmoid or softmax first.")
         return given
     if class_axis and x.ndim:
         outside = jnp.any(outside, axis=-1, keepdims=True)

@@ -39,6 +39,9 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxloss._arguments import flag_argument, text_argument
+from jaxloss._core import bad_positions
+
 __all__ = ["Hyperparameter", "OptionKind", "Option", "declare", "check", "check_positional"]
 
 
@@ -69,10 +72,8 @@ class Hyperparameter:
             if value is not None and not number(value):
                 raise TypeError(f"Hyperparameter: {key} must be a number or None; got {type(value).__name__} {value!r}.")
         for key in ("low_open", "high_open"):
-            if not isinstance(getattr(self, key), (bool, np.bool_)):
-                raise TypeError(f"Hyperparameter: {key} must be True or False; got {getattr(self, key)!r}.")
-        if not isinstance(self.doc, str):
-            raise TypeError(f"Hyperparameter: doc must be a string; got {type(self.doc).__name__} {self.doc!r}.")
+            flag_argument("Hyperparameter", key, getattr(self, key))
+        text_argument("Hyperparameter", "doc", self.doc, optional=False)
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError(f"Hyperparameter: low={self.low} is above high={self.high}; the range is empty.")
         if self.slider is not None and not (isinstance(self.slider, tuple) and len(self.slider) == 2
@@ -152,10 +153,7 @@ class Option:
                             + (f" (leave it out for the default, {self.default!r})" if self.default is not None
                                else "") + ".")
         if self.kind is OptionKind.FLAG:
-            if isinstance(value, (bool, np.bool_)):
-                return bool(value)
-            raise TypeError(f"{fn}: {self.name} must be True or False; got {type(value).__name__} {value!r}"
-                            + (" (a non-empty string is true in Python)" if isinstance(value, str) else "") + ".")
+            return flag_argument(fn, self.name, value)
         if self.kind is OptionKind.INTEGER:
             value = _integer(fn, self.name, value)
             if self.range is not None and not self.range.contains(value):
@@ -283,12 +281,7 @@ def _check_range(fn: str, key: str, spec: Hyperparameter, value: Any, where: Any
     bad = arr[~ok]
     raise ValueError(f"{fn}: {key} must be {spec.describe()} everywhere{_doc(spec)}; got {bad.size} value(s) out of "
                      f"range: {', '.join(f'{v:g}' for v in bad[:5])}{', ...' if bad.size > 5 else ''} at positions "
-                     f"{_positions(~ok)}.")
-
-
-def _positions(bad: np.ndarray) -> list:
-    where = np.argwhere(bad)[:5]
-    return where[:, 0].tolist() if bad.ndim == 1 else [tuple(i) for i in where.tolist()]
+                     f"{bad_positions(~ok)}.")
 
 
 # -- reading a signature ----------------------------------------------------------------------------

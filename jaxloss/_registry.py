@@ -258,8 +258,7 @@ def register(
             if kwargs.get("weights") is not None:  # before any computation, not at the reduction
                 _core.weight_array(kwargs["weights"], fn=name)
             if kwargs.get("where") is not None and not _core.is_traced(kwargs["where"]):
-                if _core.mask_like(kwargs["where"], fn=name).dtype != bool:
-                    _core.mask_array(kwargs["where"], (), fn=name)  # its error: a mask must be boolean
+                _core.mask_like(kwargs["where"], fn=name)  # before any computation, as the weights
             if kwargs.get("from_logits", logits_default) is False and args:
                 # Probabilities outside [0, 1] raise (NaN under jit), never clipped into a plausible number.
                 # Probability vectors (a class axis: the kind's, or one more axis than the targets) are

@@ -18,7 +18,7 @@ import optax
 from jaxloss import _registry
 from jaxloss import metrics as _metrics
 from jaxloss import models as _models
-from jaxloss._arguments import integer_argument
+from jaxloss._arguments import flag_argument, integer_argument
 from jaxloss.train import _checkpoint, _data
 from jaxloss.train._callbacks import Callback, EpochEnd, StopTraining, as_callbacks
 from jaxloss.train._early_stopping import EarlyStopping, Tracking, tracker_init
@@ -278,9 +278,7 @@ def fit(model: Any, *args: Any,
     seed, prefetch = integer_argument("fit", "seed", seed), integer_argument("fit", "prefetch", prefetch, low=0)
     for key, value, optional in (("from_logits", from_logits, True), ("drop_remainder", drop_remainder, False),
                                  ("data_parallel", data_parallel, True)):
-        if not (isinstance(value, (bool, np.bool_)) or (optional and value is None)):
-            raise TypeError(f"fit: {key} must be True or False{' or None' if optional else ''}; got "
-                            f"{type(value).__name__} {value!r}.")
+        flag_argument("fit", key, value, optional=optional)
     if not isinstance(progress, (bool, np.bool_, str)):  # a string is checked with the display it names
         raise TypeError(f"fit: progress must be True, False, 'bar', 'notebook' or 'lines'; got {progress!r}.")
     if optimizer is not None and not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
