@@ -55,12 +55,15 @@ from jaxloss.train import Callback as Callback
 from jaxloss.train import CSVLogger as CSVLogger
 from jaxloss.train import EarlyStopping as EarlyStopping
 from jaxloss.train import EpochEnd as EpochEnd
+from jaxloss.train import StepEnd as StepEnd
 from jaxloss.train import FitResult as FitResult
 from jaxloss.train import History as History
 from jaxloss.train import StopTraining as StopTraining
 from jaxloss.train import TensorBoardLogger as TensorBoardLogger
 from jaxloss.train import Trajectory as Trajectory
+from jaxloss.train import evaluate as evaluate
 from jaxloss.train import fit as fit
+from jaxloss.train import predict as predict
 from jaxloss.train import trajectory as trajectory
 from jaxloss.toys import ToyProblem as ToyProblem
 from jaxloss.toys import toy_problem as toy_problem

@@ -25,9 +25,13 @@ One contract, :class:`Model`::
   ``eqx.nn.inference_mode`` selects evaluation. ``equinox_model(module, batched=True)`` is for a
   module that takes whole batches.
 
-``model.rebuild(params, state)`` gives back an object of the kind you passed (the nnx module, the
-equinox module or ``(module, state)`` pair, or None for a plain function) holding those values: what
-``FitResult.model`` returns.
+``model.rebuild(params, state)`` gives back a new object of the kind you passed (the nnx module, the
+equinox module or ``(module, state)`` pair, or None for a plain function) holding those values, in
+evaluation mode (nnx ``.eval()``, ``eqx.nn.inference_mode``) and sharing no mutable variable with them:
+what ``FitResult.model`` returns.
+
+flax and equinox are optional and imported only by :func:`nnx_model` and :func:`equinox_model`:
+:func:`is_module` recognises their modules without importing them, so a plain function never does.
 
 >>> import jax.numpy as jnp
 >>> from jaxloss.models import as_model
@@ -40,7 +44,9 @@ equinox module or ``(module, state)`` pair, or None for a plain function) holdin
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -60,8 +66,8 @@ class Model:
       apply: the pure forward function of the contract.
       params: the initial trainable parameters (a pytree).
       state: the initial non-trainable state (a pytree; ``()`` when there is none).
-      rebuild: ``rebuild(params, state)`` -> the user's kind of object holding those values (None
-        for plain functions).
+      rebuild: ``rebuild(params, state)`` -> a new object of the user's kind holding those values, in
+        evaluation mode and sharing no mutable variable with them (None for plain functions).
       cache_key: a hashable value that identifies ``apply`` (two models with equal keys compute the
         same function), so compiled programs are reused; None means "this object only".
       name: for messages.
@@ -142,30 +148,32 @@ def function_model(fn: Callable[..., Any], params: Any = None) -> Model:
     return Model(apply, params, (), None, ("function", fn, keywords), getattr(fn, "__name__", "model"))
 
 
-# -- flax nnx ---------------------------------------------------------------------------------------
+# -- flax nnx and equinox: optional, imported by their adapters only ------------------------------
 
 
-def _nnx() -> Any:
+def _loaded(name: str) -> Any:
+    """The module ``name`` if it is already imported, else None: a caller holding an nnx or equinox module
+    has imported flax.nnx or equinox, so recognising one never imports them (3 s for a plain function)."""
+    return sys.modules.get(name)
+
+
+def _require(fn: str, argument: str, name: str, package: str) -> Any:
+    """``import name`` for an adapter, or an ``ImportError`` naming ``fn``, ``argument`` and what to install."""
     try:
-        from flax import nnx
-    except ImportError:  # pragma: no cover - only without flax
-        return None
-    return nnx
-
-
-def _equinox() -> Any:
-    try:
-        import equinox
-    except ImportError:  # pragma: no cover - only without equinox
-        return None
-    return equinox
+        return importlib.import_module(name)
+    except ImportError as err:  # pragma: no cover - only without the optional dependency
+        raise ImportError(f"{fn}: {argument} needs the optional package {package}, which is not installed: "
+                          f"pip install {package}") from err
 
 
 def is_module(model: Any) -> bool:
-    """Whether ``model`` is a :class:`Model`, a flax nnx or equinox module, or an equinox (module, state) pair."""
+    """Whether ``model`` is a :class:`Model`, a flax nnx or equinox module, or an equinox (module, state) pair.
+
+    Imports neither flax nor equinox: an nnx or equinox module can only exist once its library is imported.
+    """
     if isinstance(model, Model):
         return True
-    nnx, eqx = _nnx(), _equinox()
+    nnx, eqx = _loaded("flax.nnx"), _loaded("equinox")
     if nnx is not None and isinstance(model, nnx.Module):
         return True
     if eqx is not None:
@@ -175,6 +183,11 @@ def is_module(model: Any) -> bool:
                 and isinstance(model[1], eqx.nn.State)):
             return True
     return False
+
+
+def _copy(tree: Any) -> Any:
+    """The same values in new containers (new nnx Variables, dicts, lists; JAX arrays are immutable)."""
+    return jax.tree.map(lambda x: x, tree)
 
 
 def _is_key(x: Any) -> bool:
@@ -197,11 +210,11 @@ def _reseed(rng_state: Any, key: Any) -> Any:
 
 def nnx_model(module: Any) -> Model:
     """A flax nnx module as a :class:`Model` (see the module docstring). The module is not modified."""
-    nnx = _nnx()
-    if nnx is None or not isinstance(module, nnx.Module):
-        hint = " (flax is not installed: pip install flax)" if nnx is None else ""
-        raise TypeError(f"nnx_model: module must be a flax.nnx.Module; got {_brief(module)}{hint}.")
-    as_given, params, rngs, state = nnx.split(module, nnx.Param, nnx.RngState, ...)
+    nnx = _require("nnx_model", "module", "flax.nnx", "flax")
+    if not isinstance(module, nnx.Module):
+        raise TypeError(f"nnx_model: module must be a flax.nnx.Module (for a plain function use "
+                        f"function_model(fn, params)); got {_brief(module)}.")
+    _, params, rngs, state = nnx.split(module, nnx.Param, nnx.RngState, ...)
     modes = {}
     for train in (True, False):
         copy = nnx.clone(module)
@@ -210,13 +223,14 @@ def nnx_model(module: Any) -> Model:
 
     def apply(params: Any, state: Any, inputs: Any, *, key: Any = None, train: bool = False) -> tuple[Any, Any]:
         # Fresh Variable objects: nnx lets a module mutate only variables made in the current trace.
-        params, state = jax.tree.map(lambda x: x, (params, state))
+        params, state = _copy((params, state))
         live = nnx.merge(modes[bool(train)], params, _reseed(rngs, key), state)
         predictions = live(inputs)
         return predictions, nnx.split(live, nnx.Param, nnx.RngState, ...)[3]
 
     def rebuild(params: Any, state: Any) -> Any:
-        return nnx.merge(as_given, params, rngs, state)
+        # New Variables: nnx.merge would share them, and a call in training mode updates them in place.
+        return nnx.merge(modes[False], *_copy((params, rngs, state)))
 
     return Model(apply, params, state, rebuild, ("nnx", modes[True], modes[False]), type(module).__name__)
 
@@ -236,10 +250,10 @@ def equinox_model(module: Any, state: Any = None, *, batched: bool = False, axis
     """
     flag_argument("equinox_model", "batched", batched)
     text_argument("equinox_model", "axis_name", axis_name, optional=False)
-    eqx = _equinox()
-    if eqx is None or not isinstance(module, eqx.Module):
-        hint = " (equinox is not installed: pip install equinox)" if eqx is None else ""
-        raise TypeError(f"equinox_model: module must be an equinox.Module; got {_brief(module)}{hint}.")
+    eqx = _require("equinox_model", "module", "equinox", "equinox")
+    if not isinstance(module, eqx.Module):
+        raise TypeError(f"equinox_model: module must be an equinox.Module (for a plain function use "
+                        f"function_model(fn, params)); got {_brief(module)}.")
     params, static = eqx.partition(module, eqx.is_inexact_array)
     takes_key = "key" in _keywords(module.__call__)
     stateful = state is not None
@@ -261,8 +275,8 @@ def equinox_model(module: Any, state: Any = None, *, batched: bool = False, axis
                         axis_name=axis_name)(inputs, state, keys)
 
     def rebuild(params: Any, state: Any) -> Any:
-        trained = eqx.combine(params, static)
-        return (trained, state) if stateful else trained
+        trained = eqx.nn.inference_mode(eqx.combine(params, static), value=True)
+        return (trained, _copy(state)) if stateful else trained
 
     leaves, treedef = jax.tree.flatten(static)
     key = ("equinox", treedef, tuple(leaves), takes_key, stateful, batched, axis_name)
@@ -287,7 +301,7 @@ def as_model(model: Any, params: Any = None) -> Model:
                 "without a params argument.")
         if isinstance(model, tuple):
             return equinox_model(*model)
-        nnx = _nnx()
+        nnx = _loaded("flax.nnx")
         if nnx is not None and isinstance(model, nnx.Module):
             return nnx_model(model)
         return equinox_model(model)

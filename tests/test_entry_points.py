@@ -110,7 +110,7 @@ def _table() -> dict[str, Call]:
         # training
         "fit": Call(args=(_linear, PARAMS, "mse", (X, Y)), kwargs={"epochs": 1, "batch_size": 6, "progress": False},
                     names=("metrics",),
-                    bad={"model": [None, 3], "metrics": [[UNKNOWN], 3], "optimizer": ["adam", 3],
+                    bad={"model": [None, 3], "metrics": [[UNKNOWN], 3], "optimizer": ["adma", 3],
                          "callbacks": [3, [3]], "early_stopping": ["yes", 3], "val": ["abc", 3]},
                     skip={"opt_state": "an optimizer state is any pytree",
                           "checkpoint_dir": "a path: any string is one", "resume_from": "a path: any string is one"},
@@ -118,6 +118,18 @@ def _table() -> dict[str, Call]:
                            ("loss", (_linear, PARAMS, None, (X, Y)), {"epochs": 1, "progress": False}),
                            ("train", (_linear, PARAMS, "mse", None), {"epochs": 1, "progress": False}),
                            ("train", (_linear, PARAMS, "mse", "abc"), {"epochs": 1, "progress": False}))),
+        "evaluate": Call(args=(_linear, PARAMS, "mse", (X, Y)), names=("metrics",),
+                         bad={"metrics": [[UNKNOWN], 3]},
+                         calls=(("loss", (_linear, PARAMS, UNKNOWN, (X, Y)), {}),
+                                ("loss", (_linear, PARAMS, None, (X, Y)), {}),
+                                ("loss", (_linear, PARAMS, jl.l2(0.1), (X, Y)), {}),
+                                ("data", (_linear, PARAMS, "mse", None), {}),
+                                ("data", (_linear, PARAMS, "mse", "abc"), {}),
+                                ("model", (None, PARAMS, "mse", (X, Y)), {}),
+                                ("model", ("mse", PARAMS, "mse", (X, Y)), {}))),
+        "predict": Call(args=(_linear, PARAMS, X),
+                        calls=(("inputs", (_linear, PARAMS, None), {}), ("inputs", (_linear, PARAMS, "abc"), {}),
+                               ("model", (None, PARAMS, X), {}))),
         "trajectory": Call(args=(lambda p: jnp.sum(p ** 2), jnp.ones(2), optax.sgd(0.1), 2),
                            bad={"objective": list(NOT_A_FUNCTION) + [None], "optimizer": ["sgd", None, 3],
                                 "params": [None, "abc"]}),
@@ -201,7 +213,7 @@ def _table() -> dict[str, Call]:
 #: Public classes that are results the library builds (people read them; they do not construct them), and
 #: exceptions and protocols. Every other public class is in the table above.
 NOT_CONSTRUCTED = {"Card", "inspection.CardRow", "Report", "inspection.Line", "GradCurve", "LossInfo", "FitResult",
-                   "EpochEnd", "Trajectory", "ToyProblem", "Composite", "Objective", "StopTraining", "Callback",
+                   "EpochEnd", "StepEnd", "Trajectory", "ToyProblem", "Composite", "Objective", "StopTraining", "Callback",
                    "metrics.Metric", "plot.Landscape"}
 
 

@@ -16,7 +16,9 @@ import optax
 import pytest
 
 import jaxloss as jl
-from jaxloss.train import _loop, _progress
+from jaxloss import models
+from jaxloss.train import _loop, _program, _progress
+from jaxloss.train._objective import as_loss_call
 
 OPT = optax.adam(5e-2)
 
@@ -292,12 +294,13 @@ def test_the_compiled_epochs_have_no_conditional_and_one_data_dependent_loop():
     program has no conditional, and every loop but the epoch loop has a trip count known to XLA."""
     jl.fit(linear, P0, jl.bce, TRAIN, val=VAL, optimizer=OPT, epochs=1, batch_size=16, progress=False,
            metrics=("auc",))
-    trainer = next(t for t in reversed(_loop._TRAINERS.values()) if t.batch_size == 16)
-    run = _loop.Run.prepare(trainer.model, trainer.call, jl.bce, TRAIN, optimizer=OPT, epochs=1, batch_size=16,
-                            val=VAL, val_batch_size=None, steps_per_epoch=None, metrics=("auc",), from_logits=None,
-                            monitor=None, early_stopping=None, seed=0, resume_from=None, opt_state=None,
-                            drop_remainder=False, data_parallel=None)
-    hlo = trainer.run.lower(run.state, 0, 1, 1, run.controls, run.train_data, run.val_data).compile().as_text()
+    model = models.as_model(linear, P0)
+    run = _loop.Run.prepare(model, as_loss_call(jl.bce, linear), jl.bce, TRAIN, optimizer=OPT, epochs=1,
+                            batch_size=16, val=VAL, val_batch_size=None, steps_per_epoch=None, metrics=("auc",),
+                            from_logits=None, monitor=None, early_stopping=None, seed=0, resume_from=None,
+                            opt_state=None, drop_remainder=False, data_parallel=None)
+    hlo = _program.run.lower(run.setup, run.state, 1, 1, run.controls, run.train_data,
+                             run.val_data).compile().as_text()
     assert " conditional(" not in hlo
     loops = re.findall(r"= .* while\(.*", hlo)
     unknown = [loop for loop in loops if "known_trip_count" not in loop]

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import jaxloss as jl
 from jaxloss import metrics
 from jaxloss.train import _early_stopping
+from jaxloss.train._state import Tracker
 
 OPT = optax.adam(5e-2)
 BINARY_METRICS = ("binary_accuracy", "auc", "log_loss", "f1")
@@ -220,12 +221,12 @@ def ours(values, *, mode, patience, min_delta, baseline, start_from_epoch):
     stopping = jl.EarlyStopping(mode=mode, patience=patience, min_delta=min_delta, baseline=baseline,
                                 start_from_epoch=start_from_epoch)
     controls = _early_stopping.Tracking.of(0, mode, stopping)
-    tracker = _early_stopping.tracker_init()
+    tracker = Tracker.start()
     for epoch, value in enumerate(values, start=1):
         tracker, _ = _TRACK(tracker, jnp.asarray(value), jnp.bool_(True), jnp.int32(epoch), controls)
-        if bool(tracker["stopped"]):
-            return epoch, int(tracker["best_epoch"]) or None
-    return None, int(tracker["best_epoch"]) or None
+        if bool(tracker.stopped):
+            return epoch, int(tracker.best_epoch) or None
+    return None, int(tracker.best_epoch) or None
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)

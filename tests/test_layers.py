@@ -22,7 +22,7 @@ PACKAGE = pathlib.Path(jl.__file__).parent
 #: Bottom first. The first component of the module path below ``jaxloss`` names its layer.
 LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer) for layer in (
     # validation, options and argument checks, numerics, vocabularies, README
-    {"_core", "_options", "_arguments", "_optax_names", "_json_state", "_kinds", "_readme"},
+    {"_core", "_options", "_arguments", "_optax_names", "_json_state", "_kinds", "_readme", "_compilation_cache"},
     {"_registry"},  # the mechanism: Hyperparameter, LossInfo, register, catalog
     {"losses"},  # one module per family
     {"models"},  # the model contract

@@ -33,6 +33,7 @@ from jaxloss.compose import Composite, l1, l2, term
 from jaxloss.playground import _catalog, _data
 from jaxloss.playground._data import PlaygroundTask
 from jaxloss.playground._state import TrainState
+from jaxloss.train._step import keep, optimizer_step
 
 GRID = 50  # the decision view's resolution
 NEURON_GRID = 16  # each neuron's thumbnail
@@ -139,14 +140,10 @@ class Program:
         def one(i: jax.Array, carry: tuple) -> tuple:
             params, opt_state, step, ok = carry
             idx = jax.random.choice(jax.random.fold_in(base, step), self.n_train, (batch,), replace=False)
-            value, grads = jax.value_and_grad(objective)(params, x[idx], y[idx])
-            updates, new_opt = self.optimizer.update(grads, opt_state, params)
-            new_params = optax.apply_updates(params, updates)
-            finite = jnp.isfinite(value) & jnp.all(jnp.stack(
-                [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(new_params)]))
-            good = ok & finite
-            keep = functools.partial(jax.tree.map, lambda new, old: jnp.where(good, new, old).astype(old.dtype))
-            return keep(new_params, params), keep(new_opt, opt_state), step + good.astype(step.dtype), good
+            new = optimizer_step(self.optimizer, lambda p: objective(p, x[idx], y[idx]), params, opt_state)
+            good = ok & new.finite  # the guard of fit's step: a bad step and every later one change nothing
+            return (keep(good, new.params, params), keep(good, new.opt_state, opt_state),
+                    step + good.astype(step.dtype), good)
 
         return jax.lax.fori_loop(0, count, one, (params, opt_state, step, jnp.bool_(True)))
 

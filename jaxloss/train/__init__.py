@@ -53,19 +53,21 @@ process; ``fit`` then uses its process's local devices (see the README).
 from jaxloss.train._callbacks import Callback as Callback
 from jaxloss.train._callbacks import CSVLogger as CSVLogger
 from jaxloss.train._callbacks import EpochEnd as EpochEnd
+from jaxloss.train._callbacks import StepEnd as StepEnd
 from jaxloss.train._callbacks import StopTraining as StopTraining
 from jaxloss.train._callbacks import TensorBoardLogger as TensorBoardLogger
 from jaxloss.train._early_stopping import EarlyStopping as EarlyStopping
 from jaxloss.train._fit import DEFAULT_OPTIMIZER as DEFAULT_OPTIMIZER
+from jaxloss.train._evaluate import evaluate as evaluate
+from jaxloss.train._evaluate import predict as predict
 from jaxloss.train._fit import fit as fit
 from jaxloss.train._history import History as History
 from jaxloss.train._objective import is_objective as is_objective
-from jaxloss.train._program import TRACE_COUNT as _TRACE_COUNT  # noqa: F401 - read by the tests
 from jaxloss.train._result import FitResult as FitResult
 from jaxloss.train._trajectory import Trajectory as Trajectory
 from jaxloss.train._trajectory import trajectory as trajectory
 
-__all__ = ["fit", "FitResult", "History", "EarlyStopping", "EpochEnd", "Callback", "CSVLogger", "TensorBoardLogger",
+__all__ = ["fit", "evaluate", "predict", "FitResult", "History", "EarlyStopping", "EpochEnd", "StepEnd", "Callback", "CSVLogger", "TensorBoardLogger",
            "StopTraining", "is_objective", "DEFAULT_OPTIMIZER", "trajectory", "Trajectory"]
 
 

@@ -25,8 +25,9 @@ import jax.numpy as jnp
 
 from jaxloss._arguments import (choice_argument, flag_argument, integer_argument, real_argument,
                                 text_argument)
+from jaxloss.train._state import Tracker
 
-__all__ = ["EarlyStopping", "Tracking", "track", "tracker_init"]
+__all__ = ["EarlyStopping", "Tracking", "track"]
 
 Mode = Literal["auto", "min", "max"]
 
@@ -94,20 +95,13 @@ class Tracking(NamedTuple):
                    int(early_stopping.start_from_epoch), baseline)
 
 
-def tracker_init(best_value: float = math.nan, has_best: bool = False, best_epoch: int = 0, wait: int = 0) -> dict:
-    """The tracker's state as arrays (what the program carries and checkpoints save)."""
-    float_dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
-    return {"best_value": jnp.asarray(best_value, float_dtype), "has_best": jnp.asarray(has_best),
-            "best_epoch": jnp.asarray(best_epoch, jnp.int32), "wait": jnp.asarray(wait, jnp.int32),
-            "stopped": jnp.asarray(False)}
-
-
-def track(tracker: dict, value: jax.Array, ok: jax.Array, epoch: jax.Array, controls: Tracking) -> tuple[dict, jax.Array]:
+def track(tracker: Tracker, value: jax.Array, ok: jax.Array, epoch: jax.Array,
+          controls: Tracking) -> tuple[Tracker, jax.Array]:
     """One epoch of Keras's rule (module docstring): ``(new tracker, improved)``; ``epoch`` is 1-based.
 
     An epoch that was not ``ok`` (a non-finite step) changes nothing.
     """
-    best, has_best, wait = tracker["best_value"], tracker["has_best"], tracker["wait"]
+    best, has_best, wait = tracker.best_value, tracker.has_best, tracker.wait
     value = jnp.asarray(value, best.dtype)
     index = epoch - 1  # Keras counts epochs from 0
 
@@ -119,10 +113,6 @@ def track(tracker: dict, value: jax.Array, ok: jax.Array, epoch: jax.Array, cont
     beats_baseline = jnp.isnan(controls.baseline) | better(value, controls.baseline)
     wait = jnp.where(considered, jnp.where(improved & beats_baseline, 0, wait + 1), wait)
     stop = considered & ~improved & (controls.patience >= 0) & (wait >= controls.patience) & (index > 0)
-    return {
-        "best_value": jnp.where(improved, value, best),
-        "has_best": has_best | improved,
-        "best_epoch": jnp.where(improved, jnp.asarray(epoch, jnp.int32), tracker["best_epoch"]),
-        "wait": wait.astype(jnp.int32),
-        "stopped": tracker["stopped"] | stop,
-    }, improved
+    return Tracker(best_value=jnp.where(improved, value, best), has_best=has_best | improved,
+                   best_epoch=jnp.where(improved, jnp.asarray(epoch, jnp.int32), tracker.best_epoch),
+                   wait=wait.astype(jnp.int32), stopped=tracker.stopped | stop), improved

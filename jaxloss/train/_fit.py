@@ -10,11 +10,10 @@ from typing import Any, Literal
 import numpy as np
 import optax
 
-from jaxloss import _registry
 from jaxloss import metrics as _metrics
 from jaxloss import models as _models
 from jaxloss._arguments import flag_argument, integer_argument
-from jaxloss.train import _checkpoint, _loop
+from jaxloss.train import _checkpoint, _checks, _loop, _optimizers
 from jaxloss.train._callbacks import Callback, EpochEnd, as_callbacks
 from jaxloss.train._early_stopping import EarlyStopping
 from jaxloss.train._objective import as_loss_call
@@ -41,12 +40,13 @@ def _parse_arguments(model: Any, args: tuple) -> tuple[_models.Model, Any, Any]:
 
 
 def fit(model: Any, *args: Any,
-        optimizer: optax.GradientTransformation | None = None,
+        optimizer: optax.GradientTransformation | str | None = None,
         epochs: int = 10,
         batch_size: int = 32,
         val: Any = None,
         val_batch_size: int | None = None,
         steps_per_epoch: int | None = None,
+        max_steps: int | None = None,
         metrics: Sequence[str | _metrics.Metric] = (),
         from_logits: bool | None = None,
         monitor: str | None = None,
@@ -87,7 +87,12 @@ def fit(model: Any, *args: Any,
         per-example ``"weights"`` and ``"where"``: arrays (or pytrees) with the examples on axis 0,
         shuffled and batched on the device in one compiled program per epoch; or any iterable of
         such batches (a generator, a data loader), prefetched to the device.
-      optimizer: any optax transformation (default :data:`DEFAULT_OPTIMIZER`, Adam 1e-2); ``value=``,
+      optimizer: any optax transformation (default :data:`DEFAULT_OPTIMIZER`, Adam 1e-2), or the name
+        of an optax optimizer at Keras's default learning rate: ``"adam"``, ``"adamw"``, ``"adamax"``,
+        ``"nadam"``, ``"nadamw"``, ``"radam"``, ``"amsgrad"``, ``"adabelief"``, ``"adan"``, ``"lamb"``,
+        ``"lion"``, ``"novograd"``, ``"yogi"``, ``"rmsprop"``, ``"adagrad"``, ``"adadelta"``,
+        ``"adafactor"`` at 1e-3, ``"sgd"`` at 1e-2, ``"lbfgs"`` with its line search (other options
+        at optax's defaults; for another learning rate pass ``optax.adam(3e-4)``). ``value=``,
         ``grad=`` and ``value_fn=`` reach those that read them (``optax.lbfgs``,
         ``optax.contrib.reduce_on_plateau``); with ``optax.contrib.schedule_free``, validation, the
         best epoch and ``result.params`` use its evaluation parameters.
@@ -99,7 +104,12 @@ def fit(model: Any, *args: Any,
         values do not depend on it, nor on ``batch_size``: ``loss``, ``val_loss`` and each
         ``loss/<term>`` are the weighted means the loss defines (its ``weights`` over its ``where``)
         over the whole epoch and the whole validation set.
-      steps_per_epoch: for an iterable ``train``: cut epochs of this many batches from one stream.
+      steps_per_epoch: for an iterable ``train``: cut epochs of this many batches from one stream (with
+        in-memory arrays, where an epoch is one pass, it raises).
+      max_steps: a budget of optimizer steps over the whole run (also when resuming), or None. The
+        run ends when it is spent, with status ``"max_steps"``; the epoch it runs out in is recorded
+        (its logs cover the steps taken). In-memory epochs the budget allows whole run fused as
+        usual, the last one step by step.
       metrics: names (``jaxloss.metrics.get``) or streaming ``Metric`` objects, computed on the
         training batches (``history[name]``) and on ``val`` (``history["val_" + name]``). Names that
         threshold or calibrate predictions are built for what the loss takes (logits or
@@ -107,7 +117,10 @@ def fit(model: Any, *args: Any,
         recall and F1 count the classes of multiclass predictions. ``"auc"`` and
         ``"average_precision"`` are exact (scikit-learn's, on every score of the epoch or the
         validation set: their buffers are sized to in-memory data, and kept on the host batch by
-        batch for iterables); ``"auc_histogram"`` is the fixed-memory approximation.
+        batch for iterables); ``"auc_histogram"`` is the fixed-memory approximation. ``"accuracy"``
+        with one score per target (binary labels, a loss that does not take class scores) is binary
+        accuracy, thresholded as the loss reads its predictions, and recorded as ``accuracy``, as in
+        Keras.
       from_logits: say whether the predictions are logits, for metrics, when fit cannot know it
         (a loss of your own).
       monitor: the History key whose best epoch gives ``best_params`` (default ``"val_loss"`` with
@@ -115,7 +128,11 @@ def fit(model: Any, *args: Any,
       early_stopping: an :class:`EarlyStopping` (Keras's rule), or None.
       callbacks: functions ``callback(end)`` of an :class:`EpochEnd` (epoch, logs, params, optimizer
         and model state) or :class:`Callback` objects, after every epoch; returning True or raising
-        :class:`StopTraining` stops the run.
+        :class:`StopTraining` stops the run. A :class:`Callback` that overrides ``on_step_end`` also
+        gets a :class:`StepEnd` after every optimizer step (the epochs then run one compiled step at a
+        time, to the same result). What they receive is their own: changing it changes nothing in the
+        run. With ``optax.inject_hyperparams``, History records ``learning_rate`` (the rate of each
+        epoch's last step).
       seed: the seed of shuffling and of the model's random keys.
       progress: True (a bar in a terminal, a live bar in Jupyter, a line per epoch in a log), False,
         or ``"bar"``, ``"notebook"``, ``"lines"``.
@@ -139,39 +156,44 @@ def fit(model: Any, *args: Any,
 
     Returns:
       A :class:`FitResult`: ``params``, ``model`` (for modules), ``history``, ``status``, ``message``.
+
+    Raises:
+      TypeError, ValueError, KeyError: before anything is compiled, naming the argument, what arrived
+        and the fix: every argument's type and range, then the data against the model and the loss
+        (:mod:`jaxloss.train._checks`): arrays of strings; inputs the model cannot take and predictions
+        the loss cannot take (traced on one batch, shapes only); NaN or inf in the inputs, targets or
+        weights of ``train`` or ``val``; targets outside what the loss takes (binary labels outside
+        [0, 1], class indices outside the model's ``[0, K)``, ...). In-memory data are checked whole
+        (one vectorised NumPy pass each); an iterable's first batch only.
     """
     # Every argument's type and range, before anything is built or compiled.
     epochs = integer_argument("fit", "epochs", epochs, low=0)
     batch_size = integer_argument("fit", "batch_size", batch_size, low=1)
-    for key, value in (("val_batch_size", val_batch_size), ("steps_per_epoch", steps_per_epoch)):
+    for key, value in (("val_batch_size", val_batch_size), ("steps_per_epoch", steps_per_epoch),
+                       ("max_steps", max_steps)):
         if value is not None:
             integer_argument("fit", key, value, low=1)
-    seed, prefetch = integer_argument("fit", "seed", seed), integer_argument("fit", "prefetch", prefetch, low=0)
+    seed = integer_argument("fit", "seed", seed,
+                            meaning=" (the seed of shuffling and of the model's keys, e.g. seed=0)")
+    prefetch = integer_argument("fit", "prefetch", prefetch, low=0)
     for key, value, optional in (("from_logits", from_logits, True), ("drop_remainder", drop_remainder, False),
                                  ("data_parallel", data_parallel, True)):
         flag_argument("fit", key, value, optional=optional)
     if not isinstance(progress, (bool, np.bool_, str)):  # a string is checked with the display it names
         raise TypeError(f"fit: progress must be True, False, 'bar', 'notebook' or 'lines'; got {progress!r}.")
-    if optimizer is not None and not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
-        raise TypeError(f"fit: optimizer must be an optax transformation (e.g. optax.adam(1e-3)) or None; got "
-                        f"{type(optimizer).__name__} {optimizer!r}.")
+    optimizer = _optimizers.optimizer_argument("fit", "optimizer", optimizer)
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-        raise TypeError(f"fit: early_stopping must be a jl.EarlyStopping(...) or None; got {type(early_stopping).__name__} "
-                        f"{early_stopping!r}.")
+        example = (f"jl.EarlyStopping(monitor={early_stopping!r}, patience=5)" if isinstance(early_stopping, str)
+                   else "jl.EarlyStopping(patience=5)")
+        raise TypeError(f"fit: early_stopping must be a jl.EarlyStopping(...) or None; got "
+                        f"{type(early_stopping).__name__} {early_stopping!r}. Pass early_stopping={example}.")
     if monitor is not None and not isinstance(monitor, str):
         raise TypeError(f"fit: monitor must be a History key (e.g. 'val_loss') or None; got {type(monitor).__name__}.")
     for key, value in (("checkpoint_dir", checkpoint_dir), ("resume_from", resume_from)):
         if value is not None and not isinstance(value, (str, os.PathLike)):
             raise TypeError(f"fit: {key} must be a directory path or None; got {type(value).__name__} {value!r}.")
     checkpoint_backend = _checkpoint.checkpoint_backend(checkpoint_format)
-    if not isinstance(metrics, (str, _metrics.Metric, list, tuple)):
-        raise TypeError(f"fit: metrics must be a list of metric names or jaxloss.metrics.Metric objects; got "
-                        f"{type(metrics).__name__} {metrics!r}.")
-    for i, m in enumerate([metrics] if isinstance(metrics, (str, _metrics.Metric)) else metrics):
-        if isinstance(m, str) and m.lower() not in _metrics.STREAMING:
-            raise ValueError(f"fit: metrics[{i}]={m!r} is not a metric; known names: {', '.join(_metrics.STREAMING)}.")
-        if not isinstance(m, (str, _metrics.Metric)):
-            raise TypeError(f"fit: metrics[{i}] must be a metric name or a jaxloss.metrics.Metric; got {type(m).__name__}.")
+    _checks.metrics_argument("fit", metrics)
     if not isinstance(callbacks, (list, tuple)):
         raise TypeError(f"fit: callbacks must be a list of functions callback(end) or jl.Callback objects; got "
                         f"{type(callbacks).__name__} {callbacks!r}.")
@@ -184,21 +206,16 @@ def fit(model: Any, *args: Any,
     for key, value in (("train", train), ("val", val)):
         if (value is None and key == "train") or isinstance(value, (str, bytes, numbers.Number)):
             raise TypeError(f"fit: {key} must be {data}; got {type(value).__name__} {value!r}.")
-    if loss is None or not (isinstance(loss, str) or callable(loss)):
-        raise TypeError(f"fit: loss must be a loss name, a loss function, a composite or an objective; got "
-                        f"{type(loss).__name__} {loss!r}.")
-    if isinstance(loss, str):
-        try:
-            _registry.info(loss)
-        except KeyError as err:
-            raise KeyError(f"fit: loss={loss!r}: {err.args[0]}") from None
+    _checks.loss_argument("fit", loss)
     call = as_loss_call(loss, model)
+    _checks.data_arguments(train, val, batch_size=batch_size, val_batch_size=val_batch_size,
+                           steps_per_epoch=steps_per_epoch, drop_remainder=drop_remainder)
     optimizer = DEFAULT_OPTIMIZER if optimizer is None else optimizer
     run = _loop.Run.prepare(lifted, call, loss, train, optimizer=optimizer, epochs=epochs, batch_size=batch_size, val=val,
                        val_batch_size=val_batch_size, steps_per_epoch=steps_per_epoch, metrics=metrics,
                        from_logits=from_logits, monitor=monitor, early_stopping=early_stopping, seed=seed,
                        resume_from=resume_from, opt_state=opt_state, drop_remainder=drop_remainder,
-                       data_parallel=data_parallel)
+                       data_parallel=data_parallel, max_steps=max_steps)
     destination = None if checkpoint_dir is None else _checkpoint.Destination(os.fspath(checkpoint_dir),
                                                                                 checkpoint_backend)
     return run.train(callbacks=as_callbacks(callbacks), progress=progress, checkpoint_dir=destination,

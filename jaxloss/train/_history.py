@@ -23,6 +23,10 @@ class History(Mapping):
     the monitored quantity's best epoch and where early stopping fired.
     ``jaxloss.plot.history(history)`` draws it. ``mode`` says whether the monitored quantity is
     better low (``"min"``) or high (``"max"``).
+
+    Every read gives new arrays. The History a callback receives (``EpochEnd.history``) is a read-only
+    snapshot of the run's, and ``FitResult.history`` a new copy at each read: changing either changes
+    nothing in the run or the result; :meth:`copy` gives one you can change.
     """
 
     def __init__(self, values: Mapping[str, Sequence[float]] | None = None, *, monitor: str | None = None,
@@ -30,12 +34,26 @@ class History(Mapping):
         if values is not None and not isinstance(values, Mapping):
             raise TypeError(f"History: values must be a dict name -> one number per epoch, e.g. "
                             f"{{'loss': [2.0, 1.0]}}, or None; got {type(values).__name__} {values!r}.")
-        self._values: dict[str, list[float]] = {
+        self._columns: dict[str, list[float]] | None = {
             _name(key): _column(f"values[{key!r}]", column) for key, column in (values or {}).items()}
+        self._pending: dict[str, tuple[list[float], int]] | None = None
         self.monitor = text_argument("History", "monitor", monitor)
         self.mode = choice_argument("History", "mode", mode, ("min", "max"))
         self.best_epoch = _epoch("best_epoch", best_epoch)
         self.stopped_epoch = _epoch("stopped_epoch", stopped_epoch)
+
+    @property
+    def _values(self) -> dict[str, list[float]]:
+        if self._columns is None:  # a snapshot, copied on its first read
+            object.__setattr__(self, "_columns", {k: column[:n] for k, (column, n) in self._pending.items()})
+            object.__setattr__(self, "_pending", None)
+        return self._columns
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_read_only", False):
+            raise AttributeError(f"History: this History is read-only (a snapshot of the run's, what a callback "
+                                 f"receives), so {name} cannot be set; history.copy() gives one you can change.")
+        object.__setattr__(self, name, value)
 
     def __getitem__(self, key: str) -> np.ndarray:
         try:
@@ -51,20 +69,48 @@ class History(Mapping):
 
     @property
     def epochs(self) -> int:
+        """The number of epochs recorded."""
         return len(self._values.get("epoch", []))
 
     def append(self, logs: Mapping[str, float]) -> None:
+        """Appends one epoch: ``logs`` maps a name to its value."""
+        self._check_writable("append")
         for key, value in logs.items():
             self._values.setdefault(key, []).append(float(value))
 
     def extend(self, columns: Mapping[str, Sequence[float]]) -> None:
         """Appends several epochs at once: ``columns`` maps a name to its values, one per epoch."""
+        self._check_writable("extend")
         for key, values in columns.items():
             self._values.setdefault(key, []).extend(float(v) for v in values)
 
+    def _check_writable(self, method: str) -> None:
+        if getattr(self, "_read_only", False):
+            raise TypeError(f"History.{method}: this History is read-only (a snapshot of the run's, what a callback "
+                            f"receives); history.copy() gives one you can change.")
+
     def copy(self) -> History:
-        return History(self._values, monitor=self.monitor, mode=self.mode, best_epoch=self.best_epoch,
-                       stopped_epoch=self.stopped_epoch)
+        """A new History with the same values and markers, which you can change (also of a read-only one)."""
+        new = object.__new__(History)
+        for name, value in self._meta().items():
+            object.__setattr__(new, name, value)
+        object.__setattr__(new, "_columns", {k: list(v) for k, v in self._values.items()})
+        object.__setattr__(new, "_pending", None)
+        return new
+
+    def _snapshot(self) -> History:
+        """A read-only History of the epochs recorded so far. It costs one entry per name now and copies the
+        values on its first read: this History only ever appends, so their first ``n`` entries stay put."""
+        view = object.__new__(History)
+        for name, value in self._meta().items():
+            object.__setattr__(view, name, value)
+        if self._columns is None:
+            object.__setattr__(view, "_pending", self._pending)
+        else:
+            object.__setattr__(view, "_pending", {k: (v, len(v)) for k, v in self._columns.items()})
+        object.__setattr__(view, "_columns", None)
+        object.__setattr__(view, "_read_only", True)
+        return view
 
     def __repr__(self) -> str:
         last = {k: round(v[-1], 4) for k, v in self._values.items() if v and k != "epoch"}

@@ -36,14 +36,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxloss import _registry
+from jaxloss import _kinds, _registry
 from jaxloss import metrics as _metrics
 from jaxloss.compose import Composite, Objective
 from jaxloss.compose._calling import call_loss
 
-__all__ = ["LossCall", "Sums", "as_loss_call", "is_objective", "predictions_are_logits", "build_metrics"]
+__all__ = ["LossCall", "Sums", "as_loss_call", "is_objective", "predictions_are_logits", "build_metrics", "known_terms",
+           "CLASS_KINDS"]
 
 Kind = Literal["loss", "composite", "objective", "custom_objective"]
+
+#: Input kinds whose predictions carry a class axis that targets index (class indices, or one
+#: probability vector per example): their "accuracy" is the multiclass one.
+CLASS_KINDS = frozenset({_kinds.CLASS_LOGITS, _kinds.CLASS_LOG_PROBS, _kinds.CLASS_DISTRIBUTION,
+                         _kinds.SEGMENTATION_MULTICLASS})
 
 #: ``{name: (numerator, denominator)}``: what a batch adds to an epoch's weighted means.
 Sums = dict[str, tuple[jax.Array, jax.Array]]
@@ -166,6 +172,8 @@ class LossCall:
 
 
 def _name(fn: Any) -> str:
+    if isinstance(fn, str):
+        return repr(fn)
     return getattr(fn, "__name__", type(fn).__name__)
 
 
@@ -233,6 +241,31 @@ def as_loss_call(loss: Any, model: Any) -> LossCall:
     return LossCall(loss, "loss", entry is None and _accepts(loss, "step"))
 
 
+def known_terms(loss: Any) -> list[tuple[str, _registry.LossInfo, dict[str, Any]]]:
+    """``(label, registry entry, options)`` for each part of ``loss`` whose registry entry is known.
+
+    A registered loss (by name, function or ``functools.partial``), each term of a composite that
+    takes the predictions and targets as they come (not a term with its own ``select``), an
+    objective's loss; nothing for a loss or an objective of your own, which cannot be known.
+    """
+    if isinstance(loss, str):
+        loss = _registry.get(loss)
+    options: dict[str, Any] = {}
+    if isinstance(loss, Objective):
+        loss, options = loss.loss, dict(loss.options)
+    if isinstance(loss, Composite):
+        found = []
+        for t in loss.terms:
+            entry, bound = _registered(t.fn)
+            if entry is not None and t.select is None:
+                found.append((f"term {t.name!r} ({entry.name})", entry, {**bound, **options, **dict(t.options)}))
+        return found
+    if is_objective(loss):
+        return []
+    entry, bound = _registered(loss)
+    return [] if entry is None else [(entry.name, entry, {**bound, **options})]
+
+
 def _term_logits(fn: Any, options: dict[str, Any]) -> bool | None:
     entry, bound = _registered(fn)
     if entry is None:
@@ -246,6 +279,8 @@ def predictions_are_logits(loss: Any) -> bool | None:
 
     Raises ValueError, naming the terms, when a composite's terms disagree.
     """
+    if isinstance(loss, str):  # a registered name, as fit(loss="bce") takes it
+        loss = _registry.get(loss)
     if isinstance(loss, Objective):
         if isinstance(loss.loss, Composite):
             return predictions_are_logits(loss.loss)
@@ -272,36 +307,80 @@ def build_metrics(metrics: Any, loss: Any, from_logits: bool | None,
 
     ``predictions`` and ``targets`` are shape/dtype examples of one batch: a class axis on the
     predictions (one more axis than integer targets) gives ``num_classes`` to precision/recall/F1.
-    Metrics that keep every entry (the exact ``auc`` and ``average_precision``) come unsized: the
-    compiled programs size them to the data (:meth:`jaxloss.train._program.Trainer.sized_metrics`).
+    ``"accuracy"`` on one score per target (predictions of the targets' shape, a loss that does not
+    take class scores) is binary accuracy, recorded as ``accuracy``, as Keras does. Metrics that keep
+    every entry (the exact ``auc`` and ``average_precision``) come unsized: the compiled programs size
+    them to the data (:meth:`jaxloss.train._program.Trainer.sized_metrics`). Each metric is then traced
+    once on the example (shapes only): one that cannot read these predictions and targets raises here,
+    naming it, rather than inside the compiled epoch.
     """
     if isinstance(metrics, (str, _metrics.Metric)):
         metrics = (metrics,)
     out = []
-    for m in metrics:
+    for i, m in enumerate(metrics):
         if isinstance(m, _metrics.Metric):
             out.append(m)
             continue
         if not isinstance(m, str):
             raise TypeError(f"fit: metrics must be names or jaxloss.metrics.Metric objects; got {m!r}.")
         name = m.lower()
+        binary = name == "accuracy" and _one_score_per_target(predictions, targets, loss)
         options: dict[str, Any] = {}
-        if name in _metrics.READS_PROBABILITIES:
+        if name in _metrics.READS_PROBABILITIES or binary:
             flag = from_logits if from_logits is not None else predictions_are_logits(loss)
             if flag is None:
+                what = (f"metrics[{i}]={m!r} on one score per target is binary accuracy (it thresholds the "
+                        "predictions)" if binary else f"metric {m!r} thresholds or calibrates the predictions")
                 raise ValueError(
-                    f"fit: metric {m!r} thresholds or calibrates the predictions, and fit cannot tell whether "
-                    f"{_name(loss)} takes logits or probabilities: pass fit(..., from_logits=True) for logits "
-                    "(scores a sigmoid or softmax turns into probabilities) or from_logits=False.")
+                    f"fit: {what}, and fit cannot tell whether {_name(loss)} takes logits or probabilities: pass "
+                    "fit(..., from_logits=True) for logits (scores a sigmoid or softmax turns into probabilities) "
+                    "or from_logits=False.")
             options["from_logits"] = flag
         if name in _metrics.TAKES_NUM_CLASSES and _class_axis(predictions, targets):
             options["num_classes"] = int(predictions.shape[-1])
-        out.append(_metrics.get(m, **options))
+        if binary:
+            out.append(_metrics.get("binary_accuracy", **options)._replace(name="accuracy"))
+        else:
+            out.append(_metrics.get(m, **options))
     out = [m.sized(None) if m.sized is not None else m for m in out]
     names = [m.name for m in out]
     if len(set(names)) != len(names):
         raise ValueError(f"fit: two metrics share a name: {names}.")
+    for i, (given, metric) in enumerate(zip(metrics, out)):
+        _check_metric(i, given, metric, predictions, targets)
     return tuple(out)
+
+
+def _spec(x: Any) -> str:
+    shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
+    if shape is None or dtype is None:
+        return type(x).__name__
+    return f"{tuple(shape)} {dtype}"
+
+
+def _check_metric(i: int, given: Any, metric: _metrics.Metric, predictions: Any, targets: Any) -> None:
+    """``metric.update`` traced on one batch's shapes: an error names the metric, the shapes and the fix."""
+    if predictions is None or targets is None:
+        return
+    try:
+        jax.eval_shape(lambda p, t: metric.update(metric.init(), p, t), predictions, targets)
+    except (TypeError, ValueError) as err:
+        label = repr(given) if isinstance(given, str) else f"<Metric {metric.name!r}>"
+        hint = ""
+        if metric.name == "accuracy" and tuple(getattr(predictions, "shape", ()))[-1:] == (1,):
+            hint = (" One score per example is a binary prediction: ask for metrics=['binary_accuracy'], with "
+                    "targets of the predictions' shape.")
+        raise type(err)(f"fit: metrics[{i}]={label} cannot read the model's predictions ({_spec(predictions)}) and "
+                        f"the targets ({_spec(targets)}): {err}{hint}") from err
+
+
+def _one_score_per_target(predictions: Any, targets: Any, loss: Any) -> bool:
+    """Whether ``"accuracy"`` means binary accuracy here: predictions with the targets' shape (no class axis),
+    for a loss none of whose known terms takes class scores."""
+    shape_p, shape_t = getattr(predictions, "shape", None), getattr(targets, "shape", None)
+    if shape_p is None or shape_t is None or tuple(shape_p) != tuple(shape_t):
+        return False
+    return not any(entry.inputs in CLASS_KINDS for _, entry, _ in known_terms(loss))
 
 
 def _class_axis(predictions: Any, targets: Any) -> bool:

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxloss._arguments import callable_argument, check_input, integer_argument
+from jaxloss.train._step import optimizer_step
 
 __all__ = ["Trajectory", "trajectory"]
 
@@ -59,7 +60,8 @@ def trajectory(objective: Callable[[Any], jax.Array], params: Any, optimizer: op
     Args:
       objective: a scalar function of the parameters (close over the data: every step is full-batch).
       params: the starting parameters (any pytree of arrays).
-      optimizer: any optax transformation that needs no extra arguments to ``update``.
+      optimizer: any optax transformation; those that read ``value=``, ``grad=`` or ``value_fn=``
+        (``optax.lbfgs``) get them, as in ``fit``: both step through the same optimizer step.
       steps: the number of updates (>= 0).
 
     Returns:
@@ -81,13 +83,12 @@ def trajectory(objective: Callable[[Any], jax.Array], params: Any, optimizer: op
 
     @jax.jit
     def loop(start: Any) -> tuple[Any, jax.Array, Any]:
-        def step(carry: Any, _: None) -> tuple[Any, tuple[jax.Array, Any]]:
+        def one(carry: Any, _: None) -> tuple[Any, tuple[jax.Array, Any]]:
             p, state = carry
-            value, grads = jax.value_and_grad(objective)(p)
-            updates, state = optimizer.update(grads, state, p)
-            return (optax.apply_updates(p, updates), state), (value, p)
+            step = optimizer_step(optimizer, objective, p, state)
+            return (step.params, step.opt_state), (step.value, p)
 
-        (final, _), (values, visited) = jax.lax.scan(step, (start, optimizer.init(start)), None, length=steps)
+        (final, _), (values, visited) = jax.lax.scan(one, (start, optimizer.init(start)), None, length=steps)
         path = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b[None]], axis=0), visited, final)
         return final, values, path
 
