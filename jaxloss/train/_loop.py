@@ -282,12 +282,12 @@ class Run:
         while True:
             while next_epoch <= last_epoch and len(pending) < 2:
                 count = min(size, last_epoch - next_epoch + 1)
-                state, buffers, done = _program.run(self.setup, state, next_epoch, count, self.controls, *data)
-                pending.append((next_epoch, count, state, buffers, done))
+                state, start, buffers, done = _program.run(self.setup, state, next_epoch, count, self.controls, *data)
+                pending.append((next_epoch, count, state, start, buffers, done))
                 next_epoch += count
             if not pending:
                 return False
-            first, count, chunk_state, buffers, done = pending.popleft()
+            first, count, chunk_state, start, buffers, done = pending.popleft()
             buffers, done = jax.device_get((buffers, done))
             now = time.perf_counter()
             if not per_epoch and display.display is not None and last_read is not None and done:
@@ -296,11 +296,11 @@ class Run:
             last_read = now
             columns = {k: buffers[k][: int(done)].tolist() for k in buffers}
             if self._after_epochs(first, int(done), columns, chunk_state, callbacks, display, checkpoint_dir,
-                                  replay=True):
+                                  replay_from=start):
                 return True
 
     def _after_epochs(self, first: int, done: int, columns: dict, state: TrainState, callbacks: tuple,
-                      display: Progress, checkpoint_dir: Any, replay: bool = False) -> bool:
+                      display: Progress, checkpoint_dir: Any, replay_from: TrainState | None = None) -> bool:
         """Records ``done`` epochs from ``first`` on; True when the run ends here."""
         self.state = state
         flags = jax.device_get({k: getattr(state, k) for k in ("ok", "bad_epoch", "bad_step", "step", "tracker")})
@@ -313,8 +313,8 @@ class Run:
         tracker = flags["tracker"]
         self.history.best_epoch = int(tracker.best_epoch) or None
         if not bool(flags["ok"]):
-            if replay:  # the program gave back the bad epoch's start: replay it guarded, up to the bad step
-                replayed, _ = _program.replay(self.setup, state, jnp.int32(flags["bad_epoch"]), self.train_data)
+            if replay_from is not None:  # an unguarded epoch: replay it guarded from its start, up to the bad step
+                replayed, _ = _program.replay(self.setup, replay_from, jnp.int32(flags["bad_epoch"]), self.train_data)
                 self.state = state.replace(params=replayed.params, opt_state=replayed.opt_state,
                                            model_state=replayed.model_state, step=replayed.step)
             self.status = "non_finite"

@@ -381,40 +381,51 @@ def record(setup: Setup, state: TrainState, logs: dict, epoch: jax.Array, contro
 
 def epoch_logs(setup: Setup, state: TrainState, epoch: jax.Array, train: tuple,
                val: tuple | None) -> tuple[TrainState, dict]:
-    """An unguarded epoch and its validation; after a bad step, the state at the epoch's start."""
+    """An unguarded epoch and its validation (after a bad step the caller still holds the epoch's start)."""
     new, logs = train_epoch(setup, state, epoch, train, guarded=False)
     if val is not None:
         logs.update(evaluate(setup, new, val))
-    rolled = ("params", "opt_state", "model_state", "step")
-    back = keep(new.ok, {k: getattr(new, k) for k in rolled}, {k: getattr(state, k) for k in rolled})
-    return new.replace(**back), logs
+    return new, logs
+
+
+def log_names(setup: Setup, state: TrainState, train: tuple, val: tuple | None) -> list[str]:
+    """The keys of :func:`epoch_logs`'s logs, from the loss's terms (one forward's shapes), the metrics,
+    the scheduled weights and the optimizer state, without tracing an epoch."""
+    sums = _sums_start(setup, state, train)
+    names = list(_loss_logs("", sums)) + [m.name for m in setup.metrics]
+    names += ["weight/" + k for k in setup.call.scheduled(jnp.int32(0))] + list(_learning_rate(state.opt_state))
+    if val is not None:
+        names += list(_loss_logs("val_", sums)) + ["val_" + m.name for m in setup.metrics]
+    return names
 
 
 def run_epochs(setup: Setup, state: TrainState, first_epoch: Any, count: Any, controls: Tracking, train: tuple,
-               val: tuple | None = None) -> tuple[TrainState, dict, jax.Array]:
+               val: tuple | None = None) -> tuple[TrainState, TrainState, dict, jax.Array]:
     """Epochs ``first_epoch .. first_epoch + count - 1`` while no step was non-finite and none stopped.
 
-    Returns the new state, per-epoch log buffers of length :data:`CHUNK` and the number of epochs
-    recorded (an epoch with a non-finite step is not).
+    Returns the new state, the state at the start of the last epoch run (what a non-finite epoch is
+    replayed from), per-epoch log buffers of length :data:`CHUNK` and the number of epochs recorded (an
+    epoch with a non-finite step is not). The loop carries both states rather than selecting between
+    them: a select over every parameter and optimizer state is code XLA compiles for each epoch.
     """
     first_epoch, count = jnp.asarray(first_epoch, jnp.int32), jnp.asarray(count, jnp.int32)
-    shapes = jax.eval_shape(lambda s: epoch_logs(setup, s, first_epoch, train, val)[1], state)
-    buffers = {k: jnp.full((CHUNK,), jnp.nan, float_dtype()) for k in shapes}
+    buffers = {k: jnp.full((CHUNK,), jnp.nan, float_dtype()) for k in log_names(setup, state, train, val)}
 
     def cond(carry: tuple) -> jax.Array:
-        i, _, state, _ = carry
+        i, _, state, _, _ = carry
         return (i < count) & state.ok & ~state.tracker.stopped
 
     def body(carry: tuple) -> tuple:
-        i, done, state, buffers = carry
+        i, done, state, _, buffers = carry
         epoch = first_epoch + i
-        state, logs = epoch_logs(setup, state, epoch, train, val)
-        state = record(setup, state, logs, epoch, controls)
+        new, logs = epoch_logs(setup, state, epoch, train, val)
+        new = record(setup, new, logs, epoch, controls)
         buffers = {k: b.at[i].set(jnp.asarray(logs[k], float_dtype())) for k, b in buffers.items()}
-        return i + 1, done + state.ok.astype(jnp.int32), state, buffers
+        return i + 1, done + new.ok.astype(jnp.int32), new, state, buffers
 
-    _, done, state, buffers = jax.lax.while_loop(cond, body, (jnp.int32(0), jnp.int32(0), state, buffers))
-    return state, buffers, done
+    _, done, state, start, buffers = jax.lax.while_loop(
+        cond, body, (jnp.int32(0), jnp.int32(0), state, state, buffers))
+    return state, start, buffers, done
 
 
 # -- the compiled forms (JAX's cache, keyed by the static setup) ---------------------------------------
