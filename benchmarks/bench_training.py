@@ -17,7 +17,10 @@ training several epochs from the same initial parameters:
 Each is called once to compile (reported separately), then timed in interleaved rounds whose order
 rotates. Printed: steps per second, median [min-max], and the ratios fit/(b), fit/(a) as medians of
 the per-round ratios. The machine may be shared: only ratios measured in the same run mean much.
-Keras and PyTorch are not installed in CI and are not timed here.
+Then bench_fit_vs_keras (issue 25's benchmark): a flax nnx MLP 784-256-10 on 60,000 examples, fit
+against a hand-written jit + lax.scan loop, a Python loop and Keras 3's fit on the JAX backend, each in
+a fresh process (whole first call with compilation, and a second call); Keras only where it is
+installed (never in CI), skipped with a note otherwise.
 """
 
 from __future__ import annotations
@@ -34,9 +37,14 @@ import optax
 import jaxloss as jl
 
 try:
+    from benchmarks import bench_fit_vs_keras
     from benchmarks._timing import markdown
 except ImportError:  # run as a script
+    import bench_fit_vs_keras  # type: ignore[no-redef]
     from _timing import markdown  # type: ignore[no-redef]
+
+#: The key of the results of bench_fit_vs_keras (fresh processes; Keras where installed) in run()'s dict.
+FRESH = "fresh processes: nnx MLP 784-256-10, fit against a hand loop and Keras 3"
 
 
 def logreg(p, i):
@@ -177,6 +185,7 @@ def run(quick: bool = False) -> dict:
             b / a for a, b in zip(times["fit, iterable"], times["fit"]))
         table["setup"] = {"steps_per_call": steps, "epochs_per_call": epochs, "rounds": rounds}
         results[problem] = table
+    results[FRESH] = bench_fit_vs_keras.run(quick)
     return results
 
 
@@ -191,6 +200,9 @@ def report(results: dict) -> str:
            "compilation (several epochs each), median [min-max] over interleaved rounds; ratios are medians "
            "of per-round speed ratios (higher is better for fit). First call = compile + one run."]
     for problem, table in results.items():
+        if problem == FRESH:
+            out.append(f"\n{problem}\n\n{bench_fit_vs_keras.report(table)}")
+            continue
         setup = table["setup"]
         rows = [[name, f"{row['steps_per_s_median']:,.0f}", f"{row['min']:,.0f}-{row['max']:,.0f}",
                  f"{row['first_call_s']:.2f} s"] for name, row in table.items() if name not in ("ratios", "setup")]
