@@ -131,7 +131,7 @@ def _table() -> dict[str, Call]:
                         calls=(("inputs", (_linear, PARAMS, None), {}), ("inputs", (_linear, PARAMS, "abc"), {}),
                                ("model", (None, PARAMS, X), {}))),
         "trajectory": Call(args=(lambda p: jnp.sum(p ** 2), jnp.ones(2), optax.sgd(0.1), 2),
-                           bad={"objective": list(NOT_A_FUNCTION) + [None], "optimizer": ["sgd", None, 3],
+                           bad={"objective": list(NOT_A_FUNCTION) + [None], "optimizer": ["sdg", None, 3, optax.sgd],
                                 "params": [None, "abc"]}),
         "toy_problem": Call(args=("mse",), kwargs={"fast": True}, names=("name_or_kind",),
                             bad={"name_or_kind": [None, 3]}),

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxloss._arguments import callable_argument, check_input, integer_argument
+from jaxloss.train._optimizers import optimizer_argument
 from jaxloss.train._step import optimizer_step
 
 __all__ = ["Trajectory", "trajectory"]
@@ -60,7 +61,7 @@ def trajectory(objective: Callable[[Any], jax.Array], params: Any, optimizer: op
     Args:
       objective: a scalar function of the parameters (close over the data: every step is full-batch).
       params: the starting parameters (any pytree of arrays).
-      optimizer: any optax transformation; those that read ``value=``, ``grad=`` or ``value_fn=``
+      optimizer: any optax transformation, or a name as ``fit`` takes (``"adam"``); those that read ``value=``, ``grad=`` or ``value_fn=``
         (``optax.lbfgs``) get them, as in ``fit``: both step through the same optimizer step.
       steps: the number of updates (>= 0).
 
@@ -75,10 +76,10 @@ def trajectory(objective: Callable[[Any], jax.Array], params: Any, optimizer: op
     """
     callable_argument("trajectory", "objective", objective, "a scalar function of the parameters, objective(params)")
     check_input("trajectory", "params", params)
-    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
-        hint = f" (optax.{optimizer}(learning_rate), not its name)" if isinstance(optimizer, str) else ""
-        raise TypeError(f"trajectory: optimizer must be an optax transformation, e.g. optax.sgd(0.1); got "
-                        f"{type(optimizer).__name__} {optimizer!r}{hint}.")
+    if optimizer is None:
+        raise TypeError("trajectory: optimizer is None; pass an optax transformation, e.g. optax.sgd(0.1), or a "
+                        "name such as 'adam'.")
+    optimizer = optimizer_argument("trajectory", "optimizer", optimizer)
     steps = integer_argument("trajectory", "steps", steps, low=0, meaning=" (the number of updates)")
 
     @jax.jit
