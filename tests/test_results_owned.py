@@ -334,42 +334,6 @@ FIT_PLAIN = """
 """
 
 
-def test_import_and_a_plain_fit_import_neither_flax_nor_equinox_and_nnx_still_trains(tmp_path):
-    out = _python("""
-        import json, sys
-        import jaxloss as jl
-        """, FIT_PLAIN, """
-        assert not jl.models.is_module(mlp) and not jl.models.is_module((mlp, 1))
-        absent = [m for m in ("flax", "equinox") if m not in sys.modules]
-        from flax import nnx   # a user holding an nnx module has imported flax
-        module = nnx.Linear(4, 1, rngs=nnx.Rngs(0))
-        assert jl.models.is_module(module)
-        r = jl.fit(module, "bce", (x, y[:, None]), optimizer=optax.adam(1e-2), epochs=1, batch_size=64,
-                   progress=False)
-        print(json.dumps({"absent": absent, "nnx": r.status, "kernel": type(r.model).__name__}))
-        """, suite_cache=True)
-    assert out == {"absent": ["flax", "equinox"], "nnx": "completed", "kernel": "Linear"}
-
-
-def test_adapters_say_what_to_install_without_the_package():
-    out = _python("""
-        import json, sys
-        sys.modules["flax.nnx"] = None   # as if flax were not installed
-        sys.modules["equinox"] = None
-        from jaxloss import models
-        messages = []
-        for adapter in (models.nnx_model, models.equinox_model):
-            try:
-                adapter(object())
-            except ImportError as err:
-                messages.append(str(err))
-        print(json.dumps(messages))
-        """)
-    assert out == ["nnx_model: module needs the optional package flax, which is not installed: pip install flax",
-                   "equinox_model: module needs the optional package equinox, which is not installed: "
-                   "pip install equinox"]
-
-
 def test_adapters_name_the_argument_for_a_wrong_type():
     with pytest.raises(TypeError, match=r"nnx_model: module must be a flax.nnx.Module.*function_model"):
         models.nnx_model(linear)
@@ -395,6 +359,17 @@ CASES = """
         again = cc.enable_default()
         assert got == again
         return [got, jax.config.jax_compilation_cache_dir, jax.config.jax_persistent_cache_min_compile_time_secs]
+    import sys
+    messages = []
+    blocked = {k: sys.modules.get(k) for k in ("flax.nnx", "equinox")}
+    sys.modules["flax.nnx"] = None   # as if flax and equinox were not installed
+    sys.modules["equinox"] = None
+    from jaxloss import models
+    for adapter in (models.nnx_model, models.equinox_model):
+        try:
+            adapter(object())
+        except ImportError as err:
+            messages.append(str(err))
     tmp = os.environ["TMP_ROOT"]
     open(os.path.join(tmp, "a-file"), "w").close()
     print(json.dumps({
@@ -406,12 +381,18 @@ CASES = """
         "users_config": case({}, dir=os.path.join(tmp, "theirs")),
         "disabled": case({}, enable=False),
         "unwritable": case({"JAXLOSS_COMPILATION_CACHE": os.path.join(tmp, "a-file", "xla")}),
+        "adapters": messages,
     }))
 """
 
 
-def test_cache_default_opt_out_and_deference_to_the_users_setting(tmp_path):
+def test_cache_default_opt_out_and_deference_to_the_users_setting_and_adapters_without_their_package(tmp_path):
+    # One fresh interpreter for both (each costs seconds of start-up): the cache's decision in each case,
+    # and what the adapters say where flax and equinox are not installed.
     out = _python(CASES, env={"XDG_CACHE_HOME": str(tmp_path / "xdg"), "TMP_ROOT": str(tmp_path)})
+    assert out.pop("adapters") == [
+        "nnx_model: module needs the optional package flax, which is not installed: pip install flax",
+        "equinox_model: module needs the optional package equinox, which is not installed: pip install equinox"]
     default = str(tmp_path / "xdg" / "jaxloss" / "xla")
     minimum = _compilation_cache.MIN_COMPILE_SECONDS
     assert out["default"] == [default, default, minimum] and os.path.isdir(default)
@@ -422,17 +403,34 @@ def test_cache_default_opt_out_and_deference_to_the_users_setting(tmp_path):
     assert not (tmp_path / "theirs").exists()
 
 
-def test_a_second_process_fit_loads_its_programs_from_the_cache(tmp_path):
-    code = """
-        import json, jax
+def test_a_plain_fit_imports_no_flax_and_a_second_process_loads_its_programs_from_the_cache(tmp_path):
+    # Two fresh interpreters: in each, import jaxloss and a plain function's fit import neither flax nor
+    # equinox; the second finds the first's programs in the persistent cache; in the first, an nnx module
+    # imported afterwards is recognised and trains.
+    head = """
+        import json, sys, jax
         hits = []
         jax.monitoring.register_event_listener(
             lambda name, **kw: hits.append(name) if name == "/jax/compilation_cache/cache_hits" else None)
         import jaxloss as jl
-        """, FIT_PLAIN, """
-        print(json.dumps({"dir": jax.config.jax_compilation_cache_dir, "hits": len(hits)}))
+        """
+    plain = """
+        assert not jl.models.is_module(mlp) and not jl.models.is_module((mlp, 1))
+        out = {"dir": jax.config.jax_compilation_cache_dir, "hits": len(hits),
+               "absent": [m for m in ("flax", "equinox") if m not in sys.modules]}
+        """
+    nnx = """
+        from flax import nnx   # a user holding an nnx module has imported flax
+        module = nnx.Linear(4, 1, rngs=nnx.Rngs(0))
+        assert jl.models.is_module(module)
+        r = jl.fit(module, "bce", (x, y[:, None]), optimizer=optax.adam(1e-2), epochs=1, batch_size=64,
+                   progress=False)
+        out.update(nnx=r.status, kernel=type(r.model).__name__)
         """
     env = {"XDG_CACHE_HOME": str(tmp_path)}
-    first, second = _python(*code, env=env), _python(*code, env=env)
-    assert first == {"dir": str(tmp_path / "jaxloss" / "xla"), "hits": 0}
+    first = _python(head, FIT_PLAIN, plain, nnx, "print(json.dumps(out))", env=env)
+    second = _python(head, FIT_PLAIN, plain, "print(json.dumps(out))", env=env)
+    assert first == {"dir": str(tmp_path / "jaxloss" / "xla"), "hits": 0, "absent": ["flax", "equinox"],
+                     "nnx": "completed", "kernel": "Linear"}
+    assert second["absent"] == ["flax", "equinox"]
     assert second["hits"] >= 1  # at least the training program, which compiles in more than 0.1 s

@@ -202,8 +202,8 @@ def test_bad_arguments_raise_clear_errors():
         jl.History({"loss": [1.0]}, best_epoch=0)
     with pytest.raises(TypeError, match=r"^CSVLogger: path must be"):
         jl.CSVLogger(None)
-    with pytest.raises(TypeError, match=r"^trajectory: optimizer must be an optax transformation.*optax.sgd"):
-        train.trajectory(lambda p: p ** 2, 1.0, "sgd", 3)
+    with pytest.raises(ValueError, match=r"^trajectory: optimizer='sdg' is not an optimizer name. Did you mean 'sgd'"):
+        train.trajectory(lambda p: p ** 2, 1.0, "sdg", 3)
     # NumPy integers and floats are numbers (EarlyStopping refused them), and a History keeps them as Python's.
     assert jl.EarlyStopping(patience=np.int64(2), min_delta=np.float32(0.1)).patience == 2
     assert type(jl.History({"loss": np.ones(2)}, best_epoch=np.int64(1)).best_epoch) is int
