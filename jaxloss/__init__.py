@@ -19,6 +19,9 @@ from jaxloss._registry import info as info
 # Metrics live in their own namespace: jaxloss.metrics.accuracy, ...
 from jaxloss import metrics as metrics
 
+# Aggregators of the terms' gradients (Jacobian descent): jaxloss.aggregators.upgrad, ...
+from jaxloss import aggregators as aggregators
+
 # Every loss of the catalog, by name and by short alias (mse, mae, cross_entropy, bce, info_nce): each
 # family module lists its losses in its __all__ (jaxloss/losses/_<family>.py), so a new loss appears here
 # by itself. jl.catalog() lists them with their metadata; README's catalog table is generated from it.

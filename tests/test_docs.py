@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 MODULE_PAGES = {"compose": "reference/compose.html", "metrics": "reference/metrics.html",
+                "aggregators": "reference/aggregators.html",
                 "inspection": "reference/inspection.html", "models": "reference/models.html",
                 "plot": "reference/plot.html", "train": "reference/train.html", "toys": "reference/train.html",
                 "losses": "reference/losses/index.html", "playground": "reference/playground.html"}

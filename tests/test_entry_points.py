@@ -61,6 +61,7 @@ P3, T3 = jnp.array([0.5, 2.0, -1.0]), jnp.zeros(3)
 PROBS, LABELS = jnp.array([0.2, 0.9, 0.6, 0.1, 0.7, 0.4]), jnp.array([0, 1, 1, 0, 1, 0])
 SCORES, CLASSES = jnp.asarray(np.random.default_rng(0).normal(size=(6, 3))), jnp.array([0, 1, 2, 0, 1, 2])
 NOT_A_FUNCTION = ("not a function", 3)
+JACOBIAN = jnp.array([[1.0, 0.0, 2.0], [-0.5, 1.0, 0.0]])
 
 
 def _table() -> dict[str, Call]:
@@ -118,6 +119,14 @@ def _table() -> dict[str, Call]:
                            ("loss", (_linear, PARAMS, None, (X, Y)), {"epochs": 1, "progress": False}),
                            ("train", (_linear, PARAMS, "mse", None), {"epochs": 1, "progress": False}),
                            ("train", (_linear, PARAMS, "mse", "abc"), {"epochs": 1, "progress": False}))),
+        # aggregators (Jacobian descent)
+        **{f"aggregators.{name}": Call(args=(JACOBIAN,), kwargs={"key": jax.random.key(0)} if name == "graddrop" else {},
+                                       bad={"J": [None, "abc", JACOBIAN[0], JACOBIAN.astype(jnp.int32)]})
+           for name in jl.aggregators.AGGREGATORS},
+        "aggregators.aggregate": Call(args=(jl.aggregators.upgrad, {"w": JACOBIAN}),
+                                      bad={"aggregator": [None, 3], "jacobian": [None, {}]}),
+        "aggregators.jacobian": Call(args=(lambda p: jnp.stack([jnp.sum(p ** 2), jnp.sum(p)]), jnp.ones(3)),
+                                     bad={"fn": list(NOT_A_FUNCTION) + [None]}),
         "evaluate": Call(args=(_linear, PARAMS, "mse", (X, Y)), names=("metrics",),
                          bad={"metrics": [[UNKNOWN], 3]},
                          calls=(("loss", (_linear, PARAMS, UNKNOWN, (X, Y)), {}),
@@ -214,7 +223,7 @@ def _table() -> dict[str, Call]:
 #: exceptions and protocols. Every other public class is in the table above.
 NOT_CONSTRUCTED = {"Card", "inspection.CardRow", "Report", "inspection.Line", "GradCurve", "LossInfo", "FitResult",
                    "EpochEnd", "StepEnd", "Trajectory", "ToyProblem", "Composite", "Objective", "StopTraining", "Callback",
-                   "metrics.Metric", "plot.Landscape"}
+                   "metrics.Metric", "plot.Landscape", "aggregators.Properties"}
 
 
 def _entry_points() -> dict[str, Callable[..., Any]]:

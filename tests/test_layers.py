@@ -28,6 +28,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer) for layer in (
     {"models"},  # the model contract
     {"compose"},  # loss algebra, objectives, regularizers
     {"metrics", "inspection"},  # what people read; what the inspector shows (neither imports the other)
+    {"aggregators"},  # gradient-level composition: a terms' Jacobian -> one update direction
     {"train"},  # fit
     {"toys"},  # toy problems, trained with fit
     {"plot"},  # every figure
