@@ -14,7 +14,7 @@ from jaxloss import models as _models
 from jaxloss._arguments import flag_argument, integer_argument
 from jaxloss.train import _checks, _data, _program
 from jaxloss.train._objective import as_loss_call, build_metrics
-from jaxloss.train._ranking_entries import HostEntries
+from jaxloss.train._loop import evaluate_batches
 from jaxloss.train._state import ModelDefinition, Setup, TrainState
 
 __all__ = ["evaluate", "predict"]
@@ -91,13 +91,8 @@ def evaluate(model: Any, *args: Any, metrics: Sequence[str | _metrics.Metric] = 
     if isinstance(source, _data.ArrayData):
         logs = _program.evaluate_arrays(setup, state, jax.device_put(source.arrays), "")
     else:
-        sums, states = _program.val_start(setup, state, example)
-        kept = HostEntries()
-        accumulated = sums, kept.start(states)
-        for batch in source.epoch():
-            sums, states = _program.val_step(setup, accumulated, state, _data.split_batch(batch, "data"))
-            accumulated = sums, kept.take(states)
-        logs = _program.val_end(setup, (accumulated[0], kept.restore(accumulated[1])), None, "")
+        batches = (_data.split_batch(batch, "data") for batch in source.epoch())
+        logs = evaluate_batches(setup, state, example, batches, "")
     return {k: float(v) for k, v in jax.device_get(logs).items()}
 
 

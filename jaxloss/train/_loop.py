@@ -119,6 +119,18 @@ def _log_order(names: Any, metric_list: tuple[_metrics.Metric, ...]) -> list[str
     return [k for k in group("") + weights + ["learning_rate"] + group("val_") if k in names]
 
 
+def evaluate_batches(setup: Setup, state: TrainState, example: tuple, batches: Any, prefix: str = "val_") -> dict:
+    """The evaluation logs of an iterable of batches ``(inputs, targets, extra)`` (``example``: any one of
+    them): one compiled evaluation step per batch, the exact ranking metrics' entries kept on the host."""
+    sums, states = _program.val_start(setup, state, example)
+    kept = HostEntries()  # the exact ranking metrics' entries, kept batch by batch
+    accumulated = sums, kept.start(states)
+    for batch in batches:
+        sums, states = _program.val_step(setup, accumulated, state, batch)
+        accumulated = sums, kept.take(states)
+    return _program.val_end(setup, (accumulated[0], kept.restore(accumulated[1])), None, prefix)
+
+
 def _watches_steps(callback: Callback) -> bool:
     """Whether a callback overrides ``on_step_end`` (then the epochs run step by step)."""
     return type(callback).on_step_end is not Callback.on_step_end
@@ -446,13 +458,8 @@ class Run:
         example = self.val_data.first()
         if example is None:
             raise ValueError("fit: the validation data yielded no batch.")
-        sums, states = _program.val_start(self.setup, state, self.place(_data.split_batch(example, "val")))
-        kept = HostEntries()  # the exact ranking metrics' entries, kept batch by batch
-        accumulated = sums, kept.start(states)
-        for batch in _data.prefetch(self.val_data.epoch(), self._batch_placer("a batch of val"), prefetch):
-            sums, states = _program.val_step(self.setup, accumulated, state, batch)
-            accumulated = sums, kept.take(states)
-        return _program.val_end(self.setup, (accumulated[0], kept.restore(accumulated[1])))
+        batches = _data.prefetch(self.val_data.epoch(), self._batch_placer("a batch of val"), prefetch)
+        return evaluate_batches(self.setup, state, self.place(_data.split_batch(example, "val")), batches)
 
     def _result(self) -> FitResult:
         state = self.state
