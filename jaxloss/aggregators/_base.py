@@ -23,7 +23,7 @@ import jax.numpy as jnp
 
 from jaxloss._arguments import real_argument
 
-__all__ = ["Properties", "aggregator", "check_matrix", "check_gramian", "check_options"]
+__all__ = ["Properties", "aggregator", "check_matrix", "check_gramian", "check_options", "check_preference"]
 
 
 class Properties(NamedTuple):
@@ -62,6 +62,17 @@ def check_gramian(fn: str, G: Any) -> jax.Array:
     if G.shape[0] != G.shape[1]:
         raise ValueError(f"{fn}: the Gramian G = J @ J.T must be square (m, m); got shape {tuple(G.shape)}.")
     return G
+
+
+def check_preference(fn: str, pref_vector: Any, m: int, dtype: Any) -> jax.Array | None:
+    """``pref_vector`` as an ``(m,)`` array of ``dtype`` (None stays None); otherwise an error naming ``fn``."""
+    if pref_vector is None:
+        return None
+    p = jnp.asarray(pref_vector)
+    if p.shape != (m,):
+        raise ValueError(f"{fn}: pref_vector must have shape (m,) = ({m},), one preference per term (row of J); "
+                         f"got shape {tuple(p.shape)}.")
+    return p.astype(dtype)
 
 
 def _number_options(fn: Callable[..., Any]) -> dict[str, bool]:

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxloss.aggregators import _qp
-from jaxloss.aggregators._base import Properties, aggregator
+from jaxloss.aggregators._base import Properties, aggregator, check_preference
 
 __all__ = ["upgrad", "dualproj", "mgda", "cagrad", "nash_mtl"]
 
@@ -75,13 +75,8 @@ def _regularize(G: jax.Array, reg_eps: Any) -> jax.Array:
 
 def _preference(fn: str, pref_vector: Any, m: int, dtype: Any) -> jax.Array:
     """``pref_vector`` as an ``(m,)`` array of G's dtype, ``1/m`` when None; otherwise an error naming ``fn``."""
-    if pref_vector is None:
-        return jnp.full((m,), 1.0 / m, dtype)
-    p = jnp.asarray(pref_vector)
-    if p.shape != (m,):
-        raise ValueError(f"{fn}: pref_vector must have shape (m,) = ({m},), one preference per term (row of J); "
-                         f"got shape {tuple(p.shape)}.")
-    return p.astype(dtype)
+    p = check_preference(fn, pref_vector, m, dtype)
+    return jnp.full((m,), 1.0 / m, dtype) if p is None else p
 
 
 def _check_nonnegative(fn: str, **options: Any) -> None:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 
-from jaxloss.aggregators._base import Properties, aggregator
+from jaxloss.aggregators._base import Properties, aggregator, check_preference
 
 __all__ = ["mean", "pcgrad", "graddrop", "imtl_g", "aligned_mtl", "config"]
 
@@ -64,17 +64,6 @@ def _safe_divide(a: jax.Array, b: jax.Array) -> jax.Array:
     """``a / b`` where ``b > 0``, else 0 (the double where: no NaN in the value or the gradient)."""
     positive = b > 0
     return jnp.where(positive, a / jnp.where(positive, b, 1), 0)
-
-
-def _preference(fn: str, pref_vector: Any, m: int, dtype: Any) -> jax.Array | None:
-    """``pref_vector`` as an ``(m,)`` array of J's dtype (None stays None); otherwise an error naming ``fn``."""
-    if pref_vector is None:
-        return None
-    p = jnp.asarray(pref_vector)
-    if p.shape != (m,):
-        raise ValueError(f"{fn}: pref_vector must have shape (m,) = ({m},), one preference per term (row of J); "
-                         f"got shape {tuple(p.shape)}.")
-    return p.astype(dtype)
 
 
 # --------------------------------------------------------------------------------------------------- mean
@@ -305,7 +294,7 @@ def _aligned_mtl_setup(m: int, dtype: Any, pref_vector: Any, scale_mode: str) ->
     """The preference ``p`` (``1/m`` by default), after checking the options."""
     if scale_mode not in ("min", "median", "rmse"):
         raise ValueError(f"aligned_mtl: scale_mode must be 'min', 'median' or 'rmse'; got {scale_mode!r}.")
-    pref = _preference("aligned_mtl", pref_vector, m, dtype)
+    pref = check_preference("aligned_mtl", pref_vector, m, dtype)
     return jnp.full((m,), 1.0 / m, dtype) if pref is None else pref
 
 
@@ -409,7 +398,7 @@ def _unit_rows(J: jax.Array) -> tuple[jax.Array, jax.Array]:
 def _config_weights(G: jax.Array, *, pref_vector: Any = None) -> jax.Array:
     G = _unit_gramian(G)
     m = G.shape[0]
-    pref = _preference("config", pref_vector, m, G.dtype)
+    pref = check_preference("config", pref_vector, m, G.dtype)
     p = jnp.ones((m,), G.dtype) if pref is None else pref
     norms = jnp.sqrt(jnp.maximum(jnp.diagonal(G), 0))
     cosines = _safe_divide(G, norms[:, None] * norms[None, :])   # the Gramian of the unit rows U
@@ -465,7 +454,7 @@ def config(J: jax.Array, *, pref_vector: Any = None) -> jax.Array:
     Properties: not non-conflicting (for linearly dependent rows); linear under scaling; weighted.
     """
     m = J.shape[0]
-    pref = _preference("config", pref_vector, m, J.dtype)
+    pref = check_preference("config", pref_vector, m, J.dtype)
     p = jnp.ones((m,), J.dtype) if pref is None else pref
     U, _ = _unit_rows(J)
     best = _dot(jnp.linalg.pinv(U), p)
